@@ -1,0 +1,101 @@
+"""How a lead is kept: the table entity, its keys and the queue message. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from leads.payload import Lead, parse_lead
+
+# A string property holds at most 64 KiB of UTF-16, i.e. 32,768 characters; stay a little under.
+MAX_PROPERTY_CHARS = 32_000
+RAW_PAYLOAD_PROPERTY = "RawPayload"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"  # stored and enqueued, not yet processed
+    HELD = "held"  # DYNAMICS_ENABLED is off: kept, not sent
+    DONE = "done"  # in Dynamics and notified
+    FAILED = "failed"  # a permanent error; LastError says which
+
+
+def keys_for(lead_id: str) -> tuple[str, str]:
+    """PartitionKey and RowKey. Both come from the lead id, so a repeat of a lead on any day hits the same
+    row (and is refused as a duplicate), while the two-hex-digit partition spreads load over 256 partitions."""
+    return lead_id[:2], lead_id
+
+
+def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
+    """The row for a newly received lead: Microsoft's Table-destination columns first, then ours."""
+    partition_key, row_key = keys_for(lead.lead_id)
+    entity: dict[str, Any] = {
+        "PartitionKey": partition_key,
+        "RowKey": row_key,
+        # Columns of the marketplace's own "Azure Table" destination (OfferDisplayName is its name for
+        # OfferTitle in the wild; both are written so either export keeps working).
+        "ActionCode": lead.action_code,
+        "CreatedTime": received_at.astimezone(UTC).isoformat(),
+        "CustomerInfo": json.dumps(lead.contact.as_marketplace_json(), ensure_ascii=False),
+        "Description": lead.description[:MAX_PROPERTY_CHARS],
+        "LeadSource": lead.lead_source.raw[:MAX_PROPERTY_CHARS],
+        "OfferTitle": lead.offer_title[:MAX_PROPERTY_CHARS],
+        "OfferDisplayName": lead.offer_title[:MAX_PROPERTY_CHARS],
+        # Ours.
+        "LeadId": lead.lead_id,
+        "Status": Status.RECEIVED.value,
+        "IsTest": lead.is_test,
+        "Source": lead.lead_source.source[:MAX_PROPERTY_CHARS],
+        "Action": lead.action[:MAX_PROPERTY_CHARS],
+        "OfferId": lead.lead_source.offer_id[:MAX_PROPERTY_CHARS],
+        "ReceivedAt": received_at,
+        "UpdatedAt": received_at,
+    }
+    entity.update(raw_payload_properties(lead.raw))
+    return entity
+
+
+def raw_payload_properties(document: dict[str, Any]) -> dict[str, str]:
+    """The payload as received (unknown keys included), split over RawPayload, RawPayload1, … when it is
+    longer than one string property can hold (a 64 KiB body can be 64 K characters)."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    chunks = [text[start : start + MAX_PROPERTY_CHARS] for start in range(0, len(text), MAX_PROPERTY_CHARS)] or [""]
+    return {f"{RAW_PAYLOAD_PROPERTY}{index or ''}": chunk for index, chunk in enumerate(chunks)}
+
+
+def raw_payload(entity: dict[str, Any]) -> dict[str, Any]:
+    parts = []
+    index = 0
+    while (part := entity.get(f"{RAW_PAYLOAD_PROPERTY}{index or ''}")) is not None:
+        parts.append(part)
+        index += 1
+    document: dict[str, Any] = json.loads("".join(parts))
+    return document
+
+
+def lead_from_entity(entity: dict[str, Any]) -> Lead:
+    """Re-parse the stored payload: the raw JSON is the single source of truth for a lead's content."""
+    return parse_lead(raw_payload(entity))
+
+
+def queue_message(lead_id: str) -> str:
+    """The queue message for a lead: its id and keys only, never personal data."""
+    partition_key, row_key = keys_for(lead_id)
+    return json.dumps({"id": lead_id, "PartitionKey": partition_key, "RowKey": row_key}, separators=(",", ":"))
+
+
+def lead_id_from_message(text: str) -> str:
+    """The lead id in a queue message; ValueError if the message is not one of ours."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("queue message is not JSON") from None
+    lead_id = message.get("id") if isinstance(message, dict) else None
+    if not isinstance(lead_id, str) or not lead_id.isalnum() or not 8 <= len(lead_id) <= 64:
+        raise ValueError("queue message has no valid lead id")
+    return lead_id
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

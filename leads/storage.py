@@ -1,0 +1,44 @@
+"""What the table and queue adapters share: how to reach the storage account, and its errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
+
+from leads.settings import StorageSettings
+
+# The HTTP function must answer quickly: a few short retries, then 503 so the marketplace tries again.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 3,
+    "retry_backoff_factor": 0.3,
+    "retry_backoff_max": 4,
+    "connection_timeout": 5,
+    "read_timeout": 20,
+}
+
+
+class StorageUnavailable(RuntimeError):
+    """Table or queue storage could not be reached or refused the request for a transient reason."""
+
+
+def is_unavailable(error: AzureError) -> bool:
+    """Connection failures, time-outs, throttling and server errors: worth trying again later."""
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return True
+    status = error.status_code if isinstance(error, HttpResponseError) else None
+    return status is None or status in (408, 429) or status >= 500
+
+
+def credential(settings: StorageSettings) -> Any:
+    """The Entra ID credential for identity-based access (no connection string).
+
+    ``AzureWebJobsStorage__credential=managedidentity`` (what Azure uses) → the managed identity, the
+    user-assigned one when ``AzureWebJobsStorage__clientId`` is set; otherwise the developer's sign-in
+    (Azure CLI, VS Code…) through DefaultAzureCredential, as the Functions host does locally.
+    """
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # heavy: import on first use
+
+    if settings.managed_identity_credential:
+        return ManagedIdentityCredential(client_id=settings.managed_identity_client_id or None)
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id or None)

@@ -1,0 +1,106 @@
+"""The lead table (Azure Table storage): one entity per lead, created on first use."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from leads import storage
+from leads.record import keys_for
+from leads.settings import StorageSettings
+
+T = TypeVar("T")
+
+
+class LeadChanged(RuntimeError):
+    """Someone else updated the lead since we read it (the ETag no longer matches)."""
+
+
+class LeadTable:
+    """Holds one TableClient for the process's lifetime."""
+
+    def __init__(self, settings: StorageSettings) -> None:
+        self.settings = settings
+        if settings.connection_string:
+            service = TableServiceClient.from_connection_string(settings.connection_string, **storage.CLIENT_OPTIONS)
+        else:
+            service = TableServiceClient(
+                settings.table_endpoint, credential=storage.credential(settings), **storage.CLIENT_OPTIONS
+            )
+        self.client: TableClient = service.get_table_client(settings.table_name)
+
+    def insert(self, entity: dict[str, Any]) -> bool:
+        """Create the entity; False if one with the same keys is already there."""
+        try:
+            self._call(lambda: self.client.create_entity(entity))
+        except ResourceExistsError:
+            return False
+        return True
+
+    def get(self, lead_id: str) -> dict[str, Any] | None:
+        """The lead's entity (its ETag in ``entity.metadata["etag"]``), or None."""
+        partition_key, row_key = keys_for(lead_id)
+        try:
+            entity = self._call(lambda: self.client.get_entity(partition_key, row_key))
+        except ResourceNotFoundError:
+            return None
+        return dict(entity) | {"_etag": entity.metadata["etag"]}
+
+    def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
+        """Merge ``changes`` into the lead; with ``etag``, only if nobody changed it since (else LeadChanged).
+        Returns the new ETag."""
+        partition_key, row_key = keys_for(lead_id)
+        entity = {"PartitionKey": partition_key, "RowKey": row_key, **changes}
+        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
+        try:
+            result = self._call(
+                lambda: self.client.update_entity(entity, mode=UpdateMode.MERGE, etag=etag, match_condition=condition)
+            )
+        except ResourceModifiedError as exc:
+            raise LeadChanged(lead_id) from exc
+        new_etag: str = result["etag"]
+        return new_etag
+
+    def query(
+        self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Entities matching an OData filter; parameters are substituted safely by the SDK (``@name``)."""
+        try:
+            yield from self.client.query_entities(query_filter, parameters=parameters, select=select)
+        except ResourceNotFoundError:
+            return  # no table yet: no leads
+        except AzureError as exc:
+            raise storage.StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
+
+    def _call(self, operation: Callable[[], T]) -> T:
+        """Run an operation, creating the table if it does not exist yet; transient failures become
+        StorageUnavailable, while the answers callers act on (exists, not found, modified) pass through."""
+        try:
+            try:
+                return operation()
+            except ResourceNotFoundError as exc:
+                if not _table_missing(exc):
+                    raise
+                self._create_table()
+                return operation()
+        except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError):
+            raise
+        except AzureError as exc:
+            raise storage.StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
+
+    def _create_table(self) -> None:
+        with contextlib.suppress(ResourceExistsError):  # another worker may have created it meanwhile
+            self.client.create_table()
+
+
+def _table_missing(error: ResourceNotFoundError) -> bool:
+    """The table does not exist (as opposed to the entity). The SDK fills ``error_code`` on some
+    operations only, so the response header is the reliable place to look."""
+    response: Any = error.response
+    header = response.headers.get("x-ms-error-code") if response is not None else None
+    return "TableNotFound" in (getattr(error, "error_code", None), header)
