@@ -1,8 +1,16 @@
-"""Azure Functions entry point (Python v2 programming model): wiring only, the work is in `leads/`."""
+"""Azure Functions entry point (Python v2 programming model): wiring only, the work is in `leads/`.
+
+Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the host resolves:
+local.settings.sample.json and infra/ set them.
+"""
+
+import logging
+from datetime import timedelta
 
 import azure.functions as func
 
-from leads import intake
+from leads import intake, record, runtime
+from leads.reconcile import reconcile
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -11,3 +19,27 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def receive_lead(req: func.HttpRequest) -> func.HttpResponse:
     """The marketplace's HTTPS endpoint: store the lead, enqueue it, answer 202."""
     return intake.handle(req)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%LEADS_QUEUE%", connection="AzureWebJobsStorage")
+def process_lead(msg: func.QueueMessage) -> None:
+    """Put the lead into Dynamics 365 and notify the contacts; raising makes the queue retry."""
+    runtime.pipeline().process_message(msg.get_body().decode("utf-8", errors="replace"))
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%LEADS_QUEUE%-poison", connection="AzureWebJobsStorage")
+def lead_failed(msg: func.QueueMessage) -> None:
+    """A lead that exhausted its retries: mark it failed and alert the contacts."""
+    try:
+        lead_id = record.lead_id_from_message(msg.get_body().decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        logging.getLogger(__name__).error("ignoring poison message: %s", exc)
+        return
+    runtime.pipeline().mark_failed(lead_id, f"gave up after {msg.dequeue_count or 'several'} deliveries")
+
+
+@app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def reconcile_leads(timer: func.TimerRequest) -> None:
+    """Re-enqueue leads stranded in 'received'."""
+    grace = timedelta(minutes=runtime.reconcile_settings().grace_minutes)
+    reconcile(runtime.lead_table(), runtime.lead_queue(), grace)

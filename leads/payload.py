@@ -112,6 +112,10 @@ def decode_body(body: bytes) -> dict[str, Any]:
         raise InvalidLead(f"expected a JSON object, got {_json_type(document)}")
     if _depth(document) > MAX_DEPTH:
         raise InvalidLead(f"request body is nested more than {MAX_DEPTH} levels deep")
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidLead("request body has a \\u escape that is not a character (a lone surrogate)") from None
     return document
 
 

@@ -43,7 +43,7 @@ class LeadTable:
         return True
 
     def get(self, lead_id: str) -> dict[str, Any] | None:
-        """The lead's entity (its ETag in ``entity.metadata["etag"]``), or None."""
+        """The lead's entity with its ETag as ``_etag``, or None."""
         partition_key, row_key = keys_for(lead_id)
         try:
             entity = self._call(lambda: self.client.get_entity(partition_key, row_key))
@@ -69,9 +69,11 @@ class LeadTable:
     def query(
         self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Entities matching an OData filter; parameters are substituted safely by the SDK (``@name``)."""
+        """Entities matching an OData filter (each with its ``_etag``); the SDK substitutes ``@name``
+        parameters safely."""
         try:
-            yield from self.client.query_entities(query_filter, parameters=parameters, select=select)
+            for entity in self.client.query_entities(query_filter, parameters=parameters, select=select):
+                yield dict(entity) | {"_etag": entity.metadata["etag"]}
         except ResourceNotFoundError:
             return  # no table yet: no leads
         except AzureError as exc:

@@ -103,6 +103,7 @@ def test_non_string_values_do_not_fail() -> None:
         (b"null", "null"),
         (b"\xff\xfe{}", "not valid UTF-8"),
         (b"[" * 60_000, "not valid JSON"),
+        (b'{"OfferTitle": "\\ud800"}', "lone surrogate"),
         (b'{"a":' * 40 + b"1" + b"}" * 40, "nested more than 32"),
     ],
 )

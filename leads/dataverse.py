@@ -1,0 +1,126 @@
+"""Dataverse Web API (Dynamics 365): create leads, and the read-only calls `check` needs.
+
+Transient trouble (429 with Retry-After, 5xx, connection errors, time-outs) is retried inside the
+shared session (leads.http); what is still failing after that is DataverseUnavailable, for the queue
+to retry later. Any other 4xx is DataverseRejected: retrying would not help.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+
+from leads.http import TIMEOUT
+from leads.identity import SignInError, TokenSource
+from leads.settings import DynamicsSettings
+
+log = logging.getLogger(__name__)
+ODATA_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+}
+
+
+class DataverseError(RuntimeError):
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(f"{status or 'no answer'} {code}: {message}".strip())
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class DataverseUnavailable(DataverseError):
+    """Worth trying again later: throttled, server error, no connection."""
+
+
+class DataverseRejected(DataverseError):
+    """A permanent refusal (bad data, missing privilege, wrong configuration)."""
+
+
+class Dataverse:
+    """Holds the settings, the process's token source and HTTP session."""
+
+    def __init__(self, settings: DynamicsSettings, tokens: TokenSource, session: requests.Session) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.session = session
+        self.scope = (
+            f"{settings.url}/.default"
+            if settings.auth != "username_password"
+            else (f"{settings.url}/user_impersonation")
+        )
+
+    def create_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
+        """Create the lead with this leadid unless it exists: True if created now, False if it was there.
+
+        PATCH to the key with ``If-None-Match: *`` creates and never updates (412 when it exists)."""
+        response = self._request(
+            "PATCH", f"leads({lead_id})", json=body, headers={"If-None-Match": "*", "Content-Type": "application/json"}
+        )
+        if response.status_code == 412:
+            return False
+        if response.status_code in (200, 201, 204):
+            return True
+        raise self._error(response)
+
+    def who_am_i(self) -> dict[str, Any]:
+        response = self._request("GET", "WhoAmI")
+        if response.status_code != 200:
+            raise self._error(response)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def privileges(self, user_id: str) -> set[str]:
+        """Names of the privileges the user holds (e.g. prvCreateLead)."""
+        response = self._request("GET", f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()")
+        if response.status_code != 200:
+            raise self._error(response)
+        return {item.get("PrivilegeName", "") for item in response.json().get("RolePrivileges", [])}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call with a bearer token; a 401 gets one fresh token and one more try."""
+        url = f"{self.settings.api_url}/{path}"
+        headers = {**ODATA_HEADERS, **kwargs.pop("headers", {})}
+        for attempt in (1, 2):
+            try:
+                headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
+            except SignInError as exc:
+                raise DataverseRejected(None, "SignInFailed", str(exc)) from exc
+            try:
+                response = self.session.request(method, url, headers=headers, timeout=TIMEOUT, **kwargs)
+            except requests.RequestException as exc:
+                raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from exc
+            if response.status_code != 401 or attempt == 2:
+                return response
+            log.info("Dataverse answered 401: getting a fresh token and trying once more")
+            self.tokens.forget()
+        raise AssertionError("unreachable")
+
+    def _error(self, response: requests.Response) -> DataverseError:
+        code, message = _error_body(response)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            return DataverseUnavailable(status, code, message)
+        if status == 401:
+            message = (
+                f"{message} — Dataverse refused a fresh token: check that DYNAMICS_URL is the environment the "
+                "app registration (or managed identity) has an application user in"
+            )
+        elif status == 403:
+            message = (
+                f"{message} — the application user in Dynamics lacks a privilege: give it a security role "
+                "that can create leads (including the leadsourcecode column)"
+            )
+        return DataverseRejected(status, code, message)
+
+
+def _error_body(response: requests.Response) -> tuple[str, str]:
+    """Dataverse errors are ``{"error": {"code": "0x…", "message": "…"}}``; anything else is summarised."""
+    try:
+        error = response.json().get("error", {})
+        return str(error.get("code", "")), str(error.get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return "", (response.reason or f"HTTP {response.status_code}")[:200]

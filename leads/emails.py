@@ -1,0 +1,291 @@
+"""The notification emails: what the sales contacts read. Pure functions, no I/O.
+
+Every lead value comes from whoever filled in the marketplace form, so it is treated as hostile:
+- subjects become mail headers, so they never hold CR, LF or any other control character (a title of
+  ``"CTO\\r\\nBcc: x@example.com"`` must not add a header), and their length is capped;
+- every value is HTML-escaped in the HTML part, and the only links are the Dynamics record (a URL this app
+  built) and a ``mailto:`` for an address that passed the same check the settings use.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+from leads.payload import Lead
+from leads.settings import is_email_address
+
+MAX_SUBJECT_CHARS = 250
+NOT_PROVIDED = "not provided"
+# What the marketplace's action codes mean (shared/REFERENCE.md §1.2); keys are lower-case.
+ACTIONS = {
+    "ins": "Install: the customer acquired the offer in Azure Marketplace or AppSource",
+    "plt": "Partner-led trial: the customer pressed Contact me",
+    "dnc": "Do not contact: a heads-up for a cross-listed offer; the customer did not ask to be contacted",
+    "create": "Create: the customer purchased the offer into their account in the Azure portal",
+    "starttestdrive": "Test drive: the customer started a test drive",
+}
+_SUBJECT_PART_CHARS = {"offer": 100, "company": 80, "action": 30}  # with "[Test] " and the rest: < 250
+_MAX_ERROR_CHARS = 2000
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class DynamicsState:
+    """What became of the lead in Dynamics 365, for the notification to say."""
+
+    kind: Literal["created", "held", "failed"]  # created / DYNAMICS_ENABLED=false / Dynamics refused it
+    link: str = ""  # {DYNAMICS_URL}/main.aspx?etn=lead&pagetype=entityrecord&id={leadid} when created
+    error: str = ""  # Dataverse's error code and message when failed
+
+
+@dataclass(frozen=True)
+class _Row:
+    label: str
+    value: str  # already cleaned; "" shows as "not provided"
+    kind: Literal["text", "email", "multiline"] = "text"
+
+
+def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState) -> Email:
+    """The email telling the sales contacts about a new lead."""
+    contact = lead.contact
+    name = one_line(f"{contact.first_name} {contact.last_name}")
+    offer = one_line(lead.offer_title)
+    offer_id = one_line(lead.lead_source.offer_id)
+    action = one_line(lead.action)
+
+    subject_parts = [_cap(offer or offer_id or "unnamed offer", _SUBJECT_PART_CHARS["offer"])]
+    if company := one_line(contact.company):
+        subject_parts.append(f" — {_cap(company, _SUBJECT_PART_CHARS['company'])}")
+    if action:
+        subject_parts.append(f" ({_cap(action, _SUBJECT_PART_CHARS['action'])})")
+    subject = header_text(("[Test] " if lead.is_test else "") + "New marketplace lead: " + "".join(subject_parts))
+
+    rows = [
+        _Row("Name", name),
+        _Row("Title", one_line(contact.title)),
+        _Row("Company", one_line(contact.company)),
+        _Row("Email", one_line(contact.email), "email"),
+        _Row("Phone", one_line(contact.phone)),
+        _Row("Country", one_line(contact.country)),
+        _Row("Offer", f"{offer} ({offer_id})" if offer and offer_id else offer or offer_id),
+        _Row("Lead source", one_line(lead.lead_source.raw)),
+        _Row("Action", explain_action(action)),
+        _Row("Description", multi_line(lead.description), "multiline"),
+        _Row("Received", _utc(received_at)),
+        _Row("Lead id", one_line(lead.lead_id)),
+    ]
+    intro = "A customer left a lead for your offer in the Microsoft commercial marketplace."
+    if lead.is_test:
+        intro = (
+            "This is a TEST lead (MSFT_TEST): Partner Center sends one when the lead destination is validated "
+            "or the offer is published. No customer is waiting."
+        )
+    dynamics_text, dynamics_html = _dynamics_part(dynamics)
+
+    text = "\n".join(
+        [
+            intro,
+            "",
+            *(_text_row(row) for row in rows),
+            "",
+            dynamics_text,
+            "",
+            _FOOTER,
+        ]
+    )
+    html_rows = "\n".join(_html_row(row) for row in rows)
+    body_html = (
+        _HTML_HEAD
+        + f"<p>{_e(intro)}</p>\n"
+        + f'<table cellpadding="4" cellspacing="0" style="border-collapse:collapse">\n{html_rows}\n</table>\n'
+        + f"<p>{dynamics_html}</p>\n"
+        + f'<p style="color:#666666;font-size:small">{_e(_FOOTER)}</p>\n'
+        + _HTML_TAIL
+    )
+    return Email(subject=subject, text=text, html=body_html)
+
+
+def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, received_at: datetime | None) -> Email:
+    """The email saying a lead could not be delivered; holds no personal data, only ids and the error."""
+    offer = one_line(offer_title) or "unnamed offer"
+    subject = header_text(
+        ("[Test] " if is_test else "")
+        + "[Action needed] Marketplace lead could not be delivered: "
+        + _cap(offer, _SUBJECT_PART_CHARS["offer"])
+    )
+    rows = [
+        _Row("Lead id", one_line(lead_id)),
+        _Row("Offer", offer),
+        _Row("Test lead", "yes" if is_test else "no"),
+        _Row("Received", _utc(received_at) if received_at else "unknown"),
+        _Row("Error", multi_line(_cap(error, _MAX_ERROR_CHARS)), "multiline"),
+    ]
+    steps = [
+        "Run `python -m leads status` to see the failed leads and their errors.",
+        "Fix the setting the error names in the Function App's configuration.",
+        "Run `python -m leads replay --failed` to send the failed leads again.",
+    ]
+    intro = (
+        "A marketplace lead could not be delivered. It is stored in the leads table, so it is not lost, "
+        "but it needs your attention."
+    )
+    text = "\n".join(
+        [
+            intro,
+            "",
+            *(_text_row(row) for row in rows),
+            "",
+            "What to do:",
+            *(f"{number}. {step}" for number, step in enumerate(steps, 1)),
+            "",
+            _FOOTER,
+        ]
+    )
+    html_rows = "\n".join(_html_row(row) for row in rows)
+    html_steps = "".join(f"<li>{_e(step)}</li>" for step in steps)
+    body_html = (
+        _HTML_HEAD
+        + f"<p>{_e(intro)}</p>\n"
+        + f'<table cellpadding="4" cellspacing="0" style="border-collapse:collapse">\n{html_rows}\n</table>\n'
+        + f"<p>What to do:</p>\n<ol>{html_steps}</ol>\n"
+        + f'<p style="color:#666666;font-size:small">{_e(_FOOTER)}</p>\n'
+        + _HTML_TAIL
+    )
+    return Email(subject=subject, text=text, html=body_html)
+
+
+def explain_action(action: str) -> str:
+    """``INS`` → ``INS — Install: …``; unknown codes are shown as they came."""
+    meaning = ACTIONS.get(action.lower())
+    return f"{action} — {meaning}" if meaning else action
+
+
+# --- cleaning lead values ------------------------------------------------------------------------
+
+
+def one_line(value: str) -> str:
+    """A value for one line: line breaks, tabs and other control characters become single spaces."""
+    return _WHITESPACE.sub(" ", "".join(_visible(char, keep_newlines=False) for char in value)).strip()
+
+
+def multi_line(value: str) -> str:
+    """A value that may span lines (the description): line breaks kept, other control characters dropped."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    lines = ("".join(_visible(char, keep_newlines=True) for char in line) for line in value.split("\n"))
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in lines).strip()
+
+
+def header_text(value: str) -> str:
+    """A safe mail header value: one line, no control characters, at most MAX_SUBJECT_CHARS characters."""
+    return _cap(one_line(value), MAX_SUBJECT_CHARS)
+
+
+def _visible(char: str, keep_newlines: bool) -> str:
+    if char == "\n":
+        return char if keep_newlines else " "
+    category = unicodedata.category(char)
+    if category in ("Cc", "Zl", "Zp") or char.isspace():
+        return " "  # NUL, ESC, CR, NEL, U+2028…: Python's email package treats several as line breaks
+    if category == "Cs":
+        return "\ufffd"  # a lone surrogate (JSON allows "\ud800") cannot be encoded as UTF-8 at all
+    if category in ("Cf", "Co"):
+        return ""  # invisible format characters, e.g. right-to-left overrides that disguise text
+    return char
+
+
+def _cap(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+_FOOTER = "Sent by marketplace-leads. Reply to the customer directly, not to this message."
+_HTML_HEAD = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n'
+    '<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:14px">\n'
+)
+_HTML_TAIL = "</body></html>\n"
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _utc(moment: datetime) -> str:
+    # A naive time is taken as UTC: the app records every time in UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _text_row(row: _Row) -> str:
+    value = row.value or NOT_PROVIDED
+    if row.kind == "multiline" and "\n" in value:
+        return f"{row.label}:\n" + "\n".join(f"    {line}" for line in value.split("\n"))
+    return f"{row.label}: {value}"
+
+
+def _html_row(row: _Row) -> str:
+    if not row.value:
+        cell = f'<span style="color:#666666">{_e(NOT_PROVIDED)}</span>'
+    elif row.kind == "email" and is_email_address(row.value):
+        # quote() leaves only URL-safe characters, and escaping covers the rest of the attribute.
+        cell = f'<a href="mailto:{_e(quote(row.value, safe="@"))}">{_e(row.value)}</a>'
+    elif row.kind == "multiline":
+        cell = "<br>\n".join(_e(line) for line in row.value.split("\n"))
+    else:
+        cell = _e(row.value)
+    return (
+        f'<tr><th align="left" valign="top" style="padding-right:12px">{_e(row.label)}</th>'
+        f'<td valign="top">{cell}</td></tr>'
+    )
+
+
+def _dynamics_part(dynamics: DynamicsState) -> tuple[str, str]:
+    """The sentence about Dynamics 365, as (text, html)."""
+    if dynamics.kind == "created":
+        link = one_line(dynamics.link)
+        text = "Dynamics 365: the lead was created in Dynamics 365."
+        if not _is_web_link(link):
+            return text, _e(text)
+        return (
+            f"{text}\nOpen it: {link}",
+            f'{_e(text)}<br>\n<a href="{_e(link)}">Open the lead in Dynamics 365</a>',
+        )
+    if dynamics.kind == "held":
+        text = (
+            "Dynamics 365: sending leads to Dynamics 365 is switched off (DYNAMICS_ENABLED=false). "
+            "The lead is stored in the leads table; follow it up from this email. Once Dynamics is switched on, "
+            "`python -m leads replay --held` sends the held leads there."
+        )
+        return text, _e(text)
+    error = multi_line(_cap(dynamics.error, _MAX_ERROR_CHARS)) or "no error details"
+    text = (
+        "Dynamics 365: the lead could NOT be written to Dynamics 365, so it is not there. "
+        "Follow it up from this email so the customer is not missed. The lead is stored in the leads table."
+    )
+    error_html = "<br>\n".join(_e(line) for line in error.split("\n"))
+    error_text = error.replace("\n", "\n    ")
+    return (
+        f"{text}\nDynamics said: {error_text}",
+        f'<strong style="color:#a80000">{_e(text)}</strong><br>\nDynamics said: {error_html}',
+    )
+
+
+def _is_web_link(link: str) -> bool:
+    # The link is built from DYNAMICS_URL, not from the lead; checking the scheme still keeps
+    # javascript: and similar out of the href whatever the caller passes.
+    parts = urlsplit(link)
+    return parts.scheme in ("https", "http") and bool(parts.netloc)

@@ -1,0 +1,198 @@
+"""Notification mail through Microsoft Graph ``sendMail`` (shared/REFERENCE.md §4).
+
+The Entra ID app that writes to Dynamics also sends the mail, so there is one sign-in to set up:
+- app-only tokens (DYNAMICS_AUTH ``client_secret`` or ``managed_identity``) ask for ``{GRAPH_URL}/.default``
+  and need the Microsoft Graph *application* permission Mail.Send with admin consent;
+- a user's token (``username_password``) asks for ``{GRAPH_URL}/Mail.Send`` (delegated) and can send only as
+  that user, or as a mailbox the user has Send As rights on.
+
+Retries of 429 and 5xx (honouring Retry-After) happen inside the requests session; what is still failing
+afterwards becomes a transient MailError, and the queue delivers the lead again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from azure.core.exceptions import AzureError
+
+from leads.emails import Email, header_text
+from leads.http import TIMEOUT
+from leads.identity import SignInError, TokenSource
+from leads.mail import MailError, without_addresses
+from leads.settings import MailSettings
+
+log = logging.getLogger(__name__)
+
+_MAX_DETAIL_CHARS = 300
+
+
+class GraphMailer:
+    """Sends each notification as one Graph message from NOTIFY_FROM to every NOTIFY_TO address."""
+
+    def __init__(
+        self, mail: MailSettings, tokens: TokenSource, session: requests.Session, delegated: bool = False
+    ) -> None:
+        self.mail = mail
+        self.tokens = tokens
+        self.session = session
+        self.delegated = delegated
+        # The scope names the resource by GRAPH_URL: national clouds' tokens are not interchangeable.
+        self.scope = f"{mail.graph_url}/Mail.Send" if delegated else f"{mail.graph_url}/.default"
+        self.user_url = f"{mail.graph_url}/v1.0/users/{quote(mail.notify_from, safe='@')}"
+
+    def send(self, email: Email) -> None:
+        message: dict[str, Any] = {
+            "message": {
+                "subject": header_text(email.subject),
+                # Graph takes one body per message, so the HTML part goes and the text part stays behind.
+                "body": {"contentType": "HTML", "content": email.html},
+                "toRecipients": [{"emailAddress": {"address": address}} for address in self.mail.notify_to],
+            },
+            # The notifications would fill the sender's Sent Items, which nobody reads.
+            "saveToSentItems": False,
+        }
+        response = self._call("POST", f"{self.user_url}/sendMail", message)
+        if response.status_code // 100 == 2:  # 202 Accepted: queued for delivery by Exchange Online
+            log.info("notification accepted by Microsoft Graph for %d recipient(s)", len(self.mail.notify_to))
+            return
+        raise self._error(response, "send the notification")
+
+    def check(self) -> str:
+        response = self._call("GET", f"{self.user_url}?$select=id")
+        if response.status_code == 200:
+            return f"Microsoft Graph at {self.mail.graph_url}: signed in, and the NOTIFY_FROM mailbox exists"
+        if response.status_code == 403:
+            # Looking a user up needs User.Read.All, which sending does not: with Mail.Send alone Graph answers
+            # 403 here, so this is no reason to fail. Only sending proves Mail.Send itself.
+            return (
+                f"Microsoft Graph at {self.mail.graph_url}: signed in; the NOTIFY_FROM mailbox could not be looked "
+                "up (that needs User.Read.All, which sending does not), so only a real message proves Mail.Send"
+            )
+        raise self._error(response, "look up the NOTIFY_FROM mailbox")
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> requests.Response:
+        """One Graph request; after a 401 the cached token is dropped and the request made once more."""
+        response = self._request(method, url, body)
+        if response.status_code == 401:
+            log.info("Microsoft Graph answered 401; signing in again")
+            self.tokens.forget()
+            response = self._request(method, url, body)
+        return response
+
+    def _request(self, method: str, url: str, body: dict[str, Any] | None) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            # Graph echoes this in request-id/client-request-id, which Microsoft support asks for.
+            "client-request-id": str(uuid.uuid4()),
+            "Accept": "application/json",
+        }
+        try:
+            return self.session.request(method, url, json=body, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            # The exception's text holds the URL, and so the NOTIFY_FROM address: only its kind is passed on.
+            raise MailError(
+                f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({_network_problem(exc)}); "
+                "the lead will be retried",
+                transient=True,
+            ) from None
+
+    def _token(self) -> str:
+        try:
+            return self.tokens.token(self.scope)
+        except SignInError as exc:
+            advice = str(exc)
+            if "AADSTS500011" in advice:
+                # identity's advice for this code is about Dynamics; for mail, the unknown resource is Graph's.
+                advice = (
+                    f"Entra ID knows no resource at GRAPH_URL={self.mail.graph_url} in this tenant: set GRAPH_URL to "
+                    "the Microsoft Graph endpoint of the cloud AZURE_AUTHORITY_HOST signs in to (AADSTS500011)"
+                )
+            raise MailError(
+                f"could not sign in to send mail through Microsoft Graph: {advice}", transient=False
+            ) from exc
+        except (requests.RequestException, AzureError, OSError) as exc:
+            raise MailError(
+                f"could not reach Entra ID to sign in for Microsoft Graph ({_network_problem(exc)}); "
+                "the lead will be retried",
+                transient=True,
+            ) from None
+
+    # --- errors --------------------------------------------------------------------------------
+
+    def _error(self, response: requests.Response, doing: str) -> MailError:
+        status = response.status_code
+        said = _graph_said(response)
+        if status == 429 or status >= 500:
+            return MailError(
+                f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries; "
+                "the lead will be retried later",
+                transient=True,
+            )
+        if status == 401:
+            return MailError(
+                f"Microsoft Graph refused the access token (HTTP 401{said}) even after signing in again: check that "
+                "GRAPH_URL is the Graph endpoint of the same cloud as AZURE_AUTHORITY_HOST (tokens of one national "
+                "cloud are not accepted by another)",
+                transient=False,
+            )
+        if status == 403:
+            if self.delegated:
+                advice = (
+                    "the app registration needs the delegated Microsoft Graph permission Mail.Send with admin "
+                    "consent, and DYNAMICS_USERNAME can only send as its own mailbox (or one it has Send As "
+                    "rights on): set NOTIFY_FROM to that mailbox, or use DYNAMICS_AUTH=client_secret"
+                )
+            else:
+                advice = (
+                    "give the app registration (AZURE_CLIENT_ID) the Microsoft Graph application permission "
+                    "Mail.Send and grant admin consent; if Exchange limits the app to some mailboxes (RBAC for "
+                    "Applications or an application access policy), include the NOTIFY_FROM mailbox in its scope"
+                )
+            return MailError(f"Microsoft Graph refused to {doing} (HTTP 403{said}): {advice}", transient=False)
+        if status == 404:
+            return MailError(
+                f"Microsoft Graph found no mailbox for NOTIFY_FROM (HTTP 404{said}): set NOTIFY_FROM to a user or "
+                "shared mailbox with Exchange Online in the tenant AZURE_TENANT_ID",
+                transient=False,
+            )
+        if status == 400:
+            return MailError(
+                f"Microsoft Graph refused the message (HTTP 400{said}): check that NOTIFY_TO lists valid addresses "
+                "and NOTIFY_FROM is a mailbox address",
+                transient=False,
+            )
+        return MailError(f"Microsoft Graph could not {doing} (HTTP {status}{said})", transient=False)
+
+
+def _graph_said(response: requests.Response) -> str:
+    """``, ErrorAccessDenied: Access is denied…, request-id …`` from Graph's error body, addresses removed."""
+    detail = ""
+    try:
+        error = response.json().get("error", {})
+        code, message = str(error.get("code") or ""), str(error.get("message") or "")
+        detail = ": ".join(part for part in (code, message) if part)
+    except (ValueError, AttributeError):
+        pass
+    # Graph's messages can quote the sender or a recipient ("The requested user 'a@b' is invalid").
+    detail = header_text(without_addresses(detail))[:_MAX_DETAIL_CHARS]
+    request_id = header_text(response.headers.get("request-id", ""))[:64]
+    return "".join(f", {part}" for part in (detail, f"request-id {request_id}" if request_id else "") if part)
+
+
+def _network_problem(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "kept answering 429 or 5xx, or asked to wait longer than the app waits"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS certificate not trusted"
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect"
+    return type(exc).__name__

@@ -1,0 +1,60 @@
+"""One requests.Session per process for the Web APIs (Dataverse, Graph): kept-alive connections and
+urllib3's retry rules, which honour ``Retry-After``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+# Waits longer than this are not spent inside one invocation: the response goes back to the caller,
+# which lets the queue deliver the message again later.
+MAX_RETRY_AFTER_SECONDS = 60
+TIMEOUT = (5, 30)  # connect, read (seconds)
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _Retry(Retry):
+    """urllib3's Retry, except that a Retry-After too long to wait for ends the retries."""
+
+    def increment(  # type: ignore[override]  # same parameters, passed through
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Retry:
+        wait = self.get_retry_after(response) if response is not None else None
+        if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:.0f}s"))  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def retry_rules(total: int = 4, backoff_factor: float = 0.5) -> Retry:
+    """Connection errors, time-outs, 429 and 5xx are retried with exponential back-off (Retry-After
+    when the server gives one); the last response is returned rather than raised. Every method is
+    retried: our writes are idempotent (Dataverse create-if-absent, mail claimed before sending)."""
+    return _Retry(
+        total=total,
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        status_forcelist=RETRIED_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def new_session(retries: Retry | None = None) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retries or retry_rules(), pool_maxsize=16)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -1,0 +1,180 @@
+"""Processing a lead from the queue: Dynamics first, then the notification mail, each exactly once.
+
+A queue message can arrive more than once, and several workers run at once. What has been done is
+recorded on the lead's table entity, so every delivery resumes at the step that is missing:
+
+    DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
+    NotifiedAt      set once the mail went out; the send is claimed first with the entity's ETag
+    AlertedAt       set once the failure alert went out (same claim)
+    Status          received → done | held | failed
+
+Transient trouble raises, so the queue delivers the message again later; LastError says what it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from leads import mapping, record
+from leads.dataverse import Dataverse, DataverseRejected, DataverseUnavailable
+from leads.emails import DynamicsState, Email, failure_alert, lead_notification
+from leads.mail import Mailer, MailError
+from leads.record import Status
+from leads.settings import DynamicsSettings
+from leads.table import LeadChanged, LeadTable
+
+log = logging.getLogger(__name__)
+# A worker that claimed a send and then vanished (crash, time-out) blocks others only this long.
+CLAIM_TIMEOUT = timedelta(minutes=10)
+MAX_ERROR_CHARS = 1000
+
+
+class TryAgainLater(RuntimeError):
+    """Another worker is busy with this lead's mail; the queue delivers the message again later."""
+
+
+@dataclass
+class Pipeline:
+    """The steps, given the adapters. Settings and clients come through functions called on first use,
+    so a mistake in the Dynamics or mail settings cannot stop a failed lead from being marked failed."""
+
+    table: LeadTable
+    dynamics_settings: Callable[[], DynamicsSettings]
+    dataverse: Callable[[], Dataverse]
+    mailer: Callable[[], Mailer | None]
+    clock: Callable[[], datetime] = record.now
+
+    def process_message(self, text: str) -> None:
+        try:
+            lead_id = record.lead_id_from_message(text)
+        except ValueError as exc:
+            # Not ours; retrying cannot help, so the message is completed and the reason logged.
+            log.error("ignoring queue message: %s", exc)
+            return
+        self.process(lead_id)
+
+    def process(self, lead_id: str) -> None:
+        entity = self.table.get(lead_id)
+        if entity is None:
+            log.error("lead %s: no such lead in the table; message ignored", lead_id)
+            return
+        if entity.get("Status") in (Status.DONE, Status.FAILED):
+            log.info("lead %s is already %s; nothing to do", lead_id, entity["Status"])
+            return
+        try:
+            self._process(lead_id, entity)
+        except Exception as exc:
+            self._note_error(lead_id, exc)
+            raise
+
+    def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
+        dynamics = self.dynamics_settings()
+        mailer = self.mailer()
+        lead = record.lead_from_entity(entity)
+        received_at: datetime = entity.get("ReceivedAt") or self.clock()
+        status = Status.DONE
+        state: DynamicsState
+        if entity.get("DynamicsLeadId"):
+            state = DynamicsState("created", link=dynamics.record_link(entity["DynamicsLeadId"]))
+        elif not dynamics.enabled:
+            status = Status.HELD
+            state = DynamicsState("held")
+            log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
+        else:
+            dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
+            try:
+                created = self.dataverse().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at))
+            except DataverseRejected as exc:
+                status = Status.FAILED
+                state = DynamicsState("failed", error=str(exc))
+                log.error("lead %s: Dataverse refused it (%s %s)", lead_id, exc.status, exc.code)
+                self.table.update(lead_id, {"LastError": _error_text(exc), "UpdatedAt": self.clock()})
+            else:
+                log.info(
+                    "lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in", dynamics_lead_id
+                )
+                self.table.update(lead_id, {"DynamicsLeadId": dynamics_lead_id, "UpdatedAt": self.clock()})
+                state = DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
+
+        if mailer is not None:
+            self._once(mailer, lead_id, "NotifiedAt", lambda: lead_notification(lead, received_at, state))
+            if status == Status.FAILED:
+                alert = failure_alert(lead_id, lead.offer_title, lead.is_test, state.error, received_at)
+                self._once(mailer, lead_id, "AlertedAt", lambda: alert)
+        changes: dict[str, Any] = {"Status": status.value, "UpdatedAt": self.clock()}
+        if status != Status.FAILED:
+            changes["LastError"] = ""
+        self.table.update(lead_id, changes)
+        log.info("lead %s %s", lead_id, status.value)
+
+    def mark_failed(self, lead_id: str, reason: str) -> None:
+        """For the poison queue: the lead gave up retrying. Mark it failed and alert the contacts."""
+        entity = self.table.get(lead_id)
+        if entity is None:
+            log.error("poison message for unknown lead %s", lead_id)
+            return
+        if entity.get("Status") == Status.DONE:
+            return
+        last_error = entity.get("LastError") or "no error was recorded"
+        error = f"{reason}; last error: {last_error}"
+        self.table.update(
+            lead_id, {"Status": Status.FAILED.value, "LastError": error[:MAX_ERROR_CHARS], "UpdatedAt": self.clock()}
+        )
+        log.error("lead %s failed: %s", lead_id, reason)
+        try:
+            mailer = self.mailer()
+            if mailer is not None:
+                lead = record.lead_from_entity(entity)
+                alert = failure_alert(lead_id, lead.offer_title, lead.is_test, error, entity.get("ReceivedAt"))
+                self._once(mailer, lead_id, "AlertedAt", lambda: alert)
+        except Exception:
+            # Raising here would only move the message to a poison queue of the poison queue.
+            log.exception("lead %s: the failure alert could not be sent", lead_id)
+
+    def _once(self, mailer: Mailer, lead_id: str, done_field: str, compose: Callable[[], Email]) -> None:
+        """Send a mail at most once per lead, however many workers get here: claim it with the entity's
+        ETag, send, record ``done_field``. A failed send releases the claim and raises, for a retry."""
+        claim_field = f"{done_field}Claim"
+        claim = uuid.uuid4().hex
+        for _ in range(5):
+            entity = self.table.get(lead_id)
+            if entity is None or entity.get(done_field):
+                return
+            claimed_at = entity.get(f"{claim_field}At")
+            if entity.get(claim_field) and claimed_at and self.clock() - claimed_at < CLAIM_TIMEOUT:
+                raise TryAgainLater(f"lead {lead_id}: another worker is sending {done_field[:-2].lower()}")
+            try:
+                self.table.update(lead_id, {claim_field: claim, f"{claim_field}At": self.clock()}, etag=entity["_etag"])
+                break
+            except LeadChanged:
+                continue  # someone wrote in between: look again
+        else:
+            raise TryAgainLater(f"lead {lead_id}: too much contention to claim {done_field}")
+        try:
+            mailer.send(compose())
+        except MailError:
+            self.table.update(lead_id, {claim_field: ""})  # release: the next delivery may try again
+            raise
+        self.table.update(lead_id, {done_field: self.clock(), "UpdatedAt": self.clock()})
+        log.info("lead %s: %s sent", lead_id, "notification" if done_field == "NotifiedAt" else "failure alert")
+
+    def _note_error(self, lead_id: str, error: Exception) -> None:
+        """Keep what went wrong on the entity (for `status` and the poison handler); never raises."""
+        kind = (
+            "Dataverse" if isinstance(error, DataverseUnavailable) else "mail" if isinstance(error, MailError) else ""
+        )
+        text = f"{kind + ': ' if kind else ''}{_error_text(error)}"
+        log.warning("lead %s will be retried: %s", lead_id, text)
+        try:
+            self.table.update(lead_id, {"LastError": text[:MAX_ERROR_CHARS], "UpdatedAt": self.clock()})
+        except Exception:
+            log.warning("lead %s: could not record the error", lead_id, exc_info=True)
+
+
+def _error_text(error: Exception) -> str:
+    return f"{error.__class__.__name__}: {error}"[:MAX_ERROR_CHARS]

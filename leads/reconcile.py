@@ -1,0 +1,47 @@
+"""Re-enqueue leads stranded in `received` (a crash between storing a lead and enqueueing it, or a
+queue that was down), so no stored lead waits forever."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from leads import record
+from leads.queue import LeadQueue
+from leads.record import Status
+from leads.storage import StorageUnavailable
+from leads.table import LeadChanged, LeadTable
+
+log = logging.getLogger(__name__)
+
+
+def reconcile(
+    table: LeadTable, queue: LeadQueue, grace: timedelta, clock: Callable[[], datetime] = record.now
+) -> list[str]:
+    """Enqueue every lead still `received` whose last update is older than ``grace``; returns their ids.
+
+    The filter runs in the table service (only matching leads come back, with three columns). A lead
+    being retried is updated on every attempt, so it is left alone. Each re-enqueue is claimed by
+    bumping UpdatedAt under the entity's ETag: instances running at once enqueue a lead once."""
+    cutoff = clock() - grace
+    stranded = table.query(
+        "Status eq @status and UpdatedAt lt @cutoff",
+        {"status": Status.RECEIVED.value, "cutoff": cutoff},
+        select=["RowKey", "Status", "UpdatedAt"],
+    )
+    enqueued = []
+    for entity in stranded:
+        lead_id = entity["RowKey"]
+        try:
+            table.update(lead_id, {"UpdatedAt": clock()}, etag=entity["_etag"])
+        except LeadChanged:
+            continue  # another instance (or the lead's own processing) got there first
+        try:
+            queue.send(record.queue_message(lead_id))
+        except StorageUnavailable:
+            table.update(lead_id, {"UpdatedAt": cutoff})  # leave it due for the next run
+            raise
+        log.warning("lead %s was stranded in 'received'; enqueued again", lead_id)
+        enqueued.append(lead_id)
+    return enqueued

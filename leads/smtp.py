@@ -1,0 +1,190 @@
+"""Notification mail through an SMTP server (``MAIL_TRANSPORT=smtp``), with the standard library.
+
+One connection per message: notifications are rare, and a fresh connection never trips over a server that
+dropped an idle one. SMTP reply codes decide what is worth retrying: 4xx means "try again later" (the queue
+delivers the lead again), 5xx means a setting is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from leads.emails import Email, header_text
+from leads.mail import MailError, without_addresses
+from leads.settings import MailSettings
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 30
+IMPLICIT_TLS_PORT = 465  # SMTPS: TLS from the first byte, so STARTTLS does not apply
+
+
+class SmtpMailer:
+    """Sends each notification as one message (plain text and HTML) from NOTIFY_FROM to every NOTIFY_TO address."""
+
+    def __init__(self, mail: MailSettings, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.mail = mail
+        # The system's trusted CAs unless told otherwise (tests pass one trusting their own CA).
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    @property
+    def server(self) -> str:
+        return f"SMTP_HOST={self.mail.smtp_host}:{self.mail.smtp_port}"
+
+    def message(self, email: Email) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = header_text(email.subject)
+        message["From"] = self.mail.notify_from
+        message["To"] = ", ".join(self.mail.notify_to)
+        message["Date"] = format_datetime(datetime.now(UTC))
+        # make_msgid() would otherwise look up this machine's FQDN, which can be slow or meaningless in Azure.
+        message["Message-ID"] = make_msgid(domain=self.mail.notify_from.rpartition("@")[2] or None)
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies should not answer it
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        return message
+
+    def send(self, email: Email) -> None:
+        message = self.message(email)
+        try:
+            smtp = self._connect()
+            try:
+                refused = smtp.send_message(
+                    message, from_addr=self.mail.notify_from, to_addrs=list(self.mail.notify_to)
+                )
+            finally:
+                _close(smtp)
+        except (smtplib.SMTPException, OSError) as exc:
+            # Not chained: smtplib's exceptions carry the server's words, which can quote addresses.
+            raise _mail_error(exc, f"could not send the notification through {self.server}") from None
+        if refused:
+            # The others have the message: raising would send it to them again. Only the count is logged.
+            log.warning("the SMTP server refused %d of the NOTIFY_TO recipients; check those addresses", len(refused))
+        log.info(
+            "notification accepted by the SMTP server for %d recipient(s)", len(self.mail.notify_to) - len(refused)
+        )
+
+    def check(self) -> str:
+        try:
+            smtp = self._connect()
+            try:
+                code, _ = smtp.noop()
+                if code != 250:
+                    raise smtplib.SMTPResponseException(code, b"NOOP refused")
+            finally:
+                _close(smtp)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _mail_error(exc, f"could not check the mail connection to {self.server}") from None
+        steps = ["connected"]
+        if self.mail.smtp_port == IMPLICIT_TLS_PORT:
+            steps.append("TLS")
+        elif self.mail.smtp_starttls:
+            steps.append("STARTTLS")
+        if self.mail.smtp_username:
+            steps.append("signed in with SMTP_USERNAME")
+        return f"SMTP server {self.server}: {', '.join(steps)}, NOOP answered (no mail sent)"
+
+    # --- connection ------------------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connection that is greeted, upgraded to TLS and signed in as the settings say."""
+        host, port = self.mail.smtp_host, self.mail.smtp_port
+        smtp: smtplib.SMTP
+        if port == IMPLICIT_TLS_PORT:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=self.ssl_context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+        try:
+            smtp.ehlo()
+            if self.mail.smtp_starttls and port != IMPLICIT_TLS_PORT:
+                smtp.starttls(context=self.ssl_context)
+                smtp.ehlo()
+            if self.mail.smtp_username:
+                smtp.login(self.mail.smtp_username, self.mail.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _mail_error(exc: Exception, failed: str) -> MailError:
+    """What smtplib or the network raised → MailError: transient or not, with advice naming the setting."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            return MailError(f"{failed}: the server deferred every recipient (SMTP {codes[0]})", transient=True)
+        return MailError(
+            f"{failed}: the server refused every NOTIFY_TO recipient (SMTP {', '.join(map(str, sorted(set(codes))))})"
+            "; check the addresses in NOTIFY_TO, and that SMTP_USERNAME may send to them",
+            transient=False,
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return MailError(
+            f"{failed}: the server does not offer {_unsupported(exc)}; check SMTP_HOST and SMTP_PORT "
+            "(587 usually offers STARTTLS and AUTH), or set SMTP_STARTTLS / SMTP_USERNAME to match the server",
+            transient=False,
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code, reply = exc.smtp_code, _reply(exc.smtp_error)
+        said = f"SMTP {code}{f' {reply}' if reply else ''}"
+        if 400 <= code < 500:
+            return MailError(f"{failed}: the server asked to try again later ({said})", transient=True)
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            advice = "SMTP_USERNAME or SMTP_PASSWORD is wrong, or the account may not use SMTP AUTH"
+        elif isinstance(exc, smtplib.SMTPSenderRefused):
+            advice = "the server refused NOTIFY_FROM as the sender: SMTP_USERNAME must be allowed to send as it"
+        elif isinstance(exc, smtplib.SMTPDataError):
+            advice = "the server refused the message; check NOTIFY_FROM and NOTIFY_TO with its administrator"
+        elif isinstance(exc, smtplib.SMTPConnectError):
+            advice = "the server refused the connection: check SMTP_HOST and SMTP_PORT"
+        elif code == 530:  # "Must issue a STARTTLS command first" or "Authentication required"
+            advice = "the server wants TLS and sign-in first: set SMTP_STARTTLS=true, SMTP_USERNAME, SMTP_PASSWORD"
+        else:
+            advice = "check SMTP_HOST, SMTP_PORT, SMTP_USERNAME and NOTIFY_FROM"
+        transient = code < 400  # an unexpected 2xx/3xx in the wrong place: a glitch more than a setting
+        return MailError(f"{failed} ({said}): {advice}", transient=transient)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return MailError(f"{failed}: the server closed the connection; the lead will be retried", transient=True)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailError(
+            f"{failed}: the server's TLS certificate is not trusted ({exc.verify_message}); SMTP_HOST must be the "
+            "name on the certificate",
+            transient=False,
+        )
+    if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME:
+        return MailError(f"{failed}: no such host; check SMTP_HOST", transient=False)
+    if isinstance(exc, TimeoutError):
+        return MailError(f"{failed}: timed out; the lead will be retried", transient=True)
+    # Connection refused or reset, TLS failures, DNS trouble: the network, not (yet) a setting.
+    return MailError(
+        f"{failed}: {type(exc).__name__}; check SMTP_HOST and SMTP_PORT if it persists (the lead will be retried)",
+        transient=True,
+    )
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """QUIT politely; a server that already hung up is no error, the message went before."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _reply(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return header_text(without_addresses(text))[:200]
+
+
+def _unsupported(exc: smtplib.SMTPNotSupportedError) -> str:
+    text = str(exc)
+    if "STARTTLS" in text:
+        return "STARTTLS"
+    if "AUTH" in text:
+        return "AUTH (sign-in)"
+    return f"a needed extension ({header_text(text)[:80]})"
