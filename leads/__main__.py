@@ -16,7 +16,10 @@ from leads.settings import SettingsError, load_storage
 
 
 def load_local_settings(path: Path) -> None:
-    """Values from local.settings.json fill what the environment does not set (as `func start` does)."""
+    """Values from local.settings.json (else the sample) fill what the environment does not set, as
+    `func start` and `python -m leads serve` do."""
+    if not path.exists():
+        path = path.with_name("local.settings.sample.json")
     if not path.exists():
         return
     values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})

@@ -1,0 +1,157 @@
+"""The operator commands against Azurite and the stand-ins."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.functions.queue import QueueMessage
+
+from function_app import process_lead
+from leads import commands, record, runtime
+from leads.__main__ import main
+from leads.payload import parse_lead
+from tests.leadsamples import marketplace_lead
+from tests.standins import StandIns
+
+process = process_lead.build().get_user_function()
+
+
+def run_check() -> tuple[int, str]:
+    out = io.StringIO()
+    code = commands.check(out=out)
+    return code, out.getvalue()
+
+
+def store(description: str, status: str = "received", error: str = "") -> str:
+    lead = parse_lead(marketplace_lead(Description=description))
+    entity = record.new_entity(lead, record.now())
+    entity |= {"Status": status, "LastError": error}
+    runtime.lead_table().insert(entity)
+    return lead.lead_id
+
+
+def test_check_passes_against_working_services(app_env: dict[str, str], standins: StandIns) -> None:
+    code, text = run_check()
+    assert code == 0, text
+    assert "✗" not in text
+    for line in ("✓ storage", "✓ Dynamics URL: " + app_env["DYNAMICS_URL"], "✓ sign-in (client_secret)",
+                 "✓ WhoAmI: user", "✓ create leads", "✓ contacts: 2 address(es)", "✓ mail (graph)"):
+        assert line in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "advice"),
+    [
+        ("AZURE_CLIENT_SECRET", "wrong", "AZURE_CLIENT_SECRET is wrong"),
+        ("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000000", "AZURE_TENANT_ID"),
+        ("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111", "AZURE_CLIENT_ID"),
+        ("NOTIFY_TO", "sales@contoso.example;nobody", "'nobody'"),
+        ("DYNAMICS_URL", "http://contoso.crm.dynamics.com", "DYNAMICS_URL"),
+        ("AzureWebJobsStorage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+         "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+         "storage: unreachable"),
+    ],
+)
+def test_check_fails_with_advice_naming_the_setting(app_env: dict[str, str], standins: StandIns,
+                                                     monkeypatch: pytest.MonkeyPatch, setting: str, value: str,
+                                                     advice: str) -> None:
+    monkeypatch.setenv(setting, value)
+    code, text = run_check()
+    assert code == 1
+    assert advice in text
+    assert "✗" in text
+
+
+def test_check_explains_a_missing_application_user(app_env: dict[str, str], standins: StandIns) -> None:
+    standins.dataverse.application_user_missing = True
+    code, text = run_check()
+    assert code == 1
+    assert "application user" in text
+
+
+def test_check_explains_a_missing_create_privilege(app_env: dict[str, str], standins: StandIns) -> None:
+    standins.dataverse.privileges.discard("prvCreateLead")
+    code, text = run_check()
+    assert code == 1
+    assert "lacks prvCreateLead" in text
+
+
+def test_check_does_not_print_secrets(app_env: dict[str, str], standins: StandIns,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _, text = run_check()
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "wrong-secret-value")
+    _, failing = run_check()
+    assert app_env["AZURE_CLIENT_SECRET"] not in text + failing
+    assert "wrong-secret-value" not in failing
+
+
+def test_status_counts_oldest_unfinished_and_failures(app_env: dict[str, str]) -> None:
+    store("a", "done")
+    store("b", "received")
+    failed = store("c", "failed", error="400 0x80040203: Invalid argument.")
+    out = io.StringIO()
+    assert commands.status(runtime.lead_table(), out) == 0
+    text = out.getvalue()
+    assert "3 lead(s) · done 1 · failed 1 · received 1" in text
+    assert "oldest unfinished:" in text
+    assert f"{failed}" in text and "Invalid argument." in text
+    assert "Ada" not in text and "ada@contoso.example" not in text
+
+
+def test_status_json_filters_and_shows_contact_only_when_asked(app_env: dict[str, str]) -> None:
+    store("a", "held")
+    out = io.StringIO()
+    commands.status(runtime.lead_table(), out, only="held", as_json=True)
+    answer = json.loads(out.getvalue())
+    assert answer["counts"] == {"held": 1}
+    assert "contact" not in answer["leads"][0]
+    out = io.StringIO()
+    commands.status(runtime.lead_table(), out, only="held", show_contact=True)
+    assert "ada@contoso.example" in out.getvalue()
+    out = io.StringIO()
+    commands.status(runtime.lead_table(), out, since=record.now() + timedelta(hours=1))
+    assert out.getvalue().startswith("0 lead(s)")
+
+
+def test_parse_since() -> None:
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    assert commands.parse_since("30m", now) == now - timedelta(minutes=30)
+    assert commands.parse_since("7d", now) == now - timedelta(days=7)
+    assert commands.parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_replay_failed_sends_it_and_is_idempotent(app_env: dict[str, str], standins: StandIns) -> None:
+    failed = store("failed one", "failed", error="mail: outage")
+    done = store("done one", "done")
+    out = io.StringIO()
+    assert commands.replay(runtime.lead_table(), runtime.lead_queue(), [done], ["failed"], out) == 0
+    assert "replayed 1, already done 1" in out.getvalue()
+    [queued] = runtime.lead_queue().client.receive_messages(max_messages=5)
+    assert record.lead_id_from_message(queued.content) == failed
+    process(QueueMessage(id="r", body=queued.content.encode(), dequeue_count=1))
+    assert runtime.lead_table().get(failed)["Status"] == "done"  # type: ignore[index]
+    assert len(standins.dataverse.leads) == 1
+    out = io.StringIO()
+    commands.replay(runtime.lead_table(), runtime.lead_queue(), [failed], [], out)
+    assert "already done" in out.getvalue()
+
+
+def test_replay_of_an_unknown_id_says_so(app_env: dict[str, str]) -> None:
+    out = io.StringIO()
+    assert commands.replay(runtime.lead_table(), runtime.lead_queue(), ["f" * 32], [], out) == 1
+    assert "no such lead" in out.getvalue()
+
+
+def test_command_line_help_and_status(app_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "send-test-lead", "status", "replay"):
+        with pytest.raises(SystemExit) as caught:
+            main([command, "--help"])
+        assert caught.value.code == 0
+    store("x", "done")
+    assert main(["status"]) == 0
+    assert "1 lead(s) · done 1" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["replay"])
