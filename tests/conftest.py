@@ -11,6 +11,7 @@ import pytest
 from devtools.azurite import Azurite
 from leads import runtime
 from leads.settings import StorageSettings, load_storage
+from tests.standins import StandIns, start_all
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +36,30 @@ def storage_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def standins_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIns]:
+    """Entra ID, Dataverse, Graph and SMTP stand-ins over real loopback sockets, for the whole run."""
+    with start_all(tmp_path_factory.mktemp("standins")) as running:
+        yield running
+
+
+@pytest.fixture
+def standins(standins_session: StandIns) -> Iterator[StandIns]:
+    standins_session.reset()
+    yield standins_session
+    standins_session.reset()
+
+
+@pytest.fixture
+def app_env(storage_env: StorageSettings, standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Every setting the app reads, pointing at Azurite and the stand-ins (client secret sign-in, Graph mail)."""
+    env = {name: value for name, value in standins.settings.items() if not name.startswith("STANDIN_")}
+    env |= {"DYNAMICS_AUTH": "client_secret", "NOTIFY_TO": "sales@contoso.example; ceo@contoso.example",
+            "MAIL_TRANSPORT": "graph"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    yield env
+    runtime.reset()
