@@ -34,7 +34,7 @@ def uses_standins() -> bool:
     """No local.settings.json yet, or one that `make run` wrote: run against the stand-ins."""
     if not SETTINGS.exists():
         return True
-    return read_settings(SETTINGS).get("Values", {}).get(GENERATED_MARK) == "true"
+    return bool(read_settings(SETTINGS).get("Values", {}).get(GENERATED_MARK) == "true")
 
 
 def write_standin_settings(standin_values: dict[str, str]) -> None:
@@ -42,13 +42,15 @@ def write_standin_settings(standin_values: dict[str, str]) -> None:
     document = read_settings(SAMPLE)
     values = document["Values"]
     values.update({name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")})
-    values.update({
-        GENERATED_MARK: "true",
-        "DYNAMICS_ENABLED": "true",
-        "DYNAMICS_AUTH": "client_secret",
-        "NOTIFY_TO": "sales@contoso.example;ceo@contoso.example",
-        "MAIL_TRANSPORT": "smtp",
-    })
+    values.update(
+        {
+            GENERATED_MARK: "true",
+            "DYNAMICS_ENABLED": "true",
+            "DYNAMICS_AUTH": "client_secret",
+            "NOTIFY_TO": "sales@contoso.example;ceo@contoso.example",
+            "MAIL_TRANSPORT": "smtp",
+        }
+    )
     SETTINGS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     SETTINGS.chmod(0o600)
 
@@ -97,8 +99,10 @@ def main() -> int:
             standins, standin_values = start_standins()
             started.append(standins)
             write_standin_settings(standin_values)
-            print("local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
-                  " put real credentials in it to use your Dynamics 365 instead)")
+            print(
+                "local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
+                " put real credentials in it to use your Dynamics 365 instead)"
+            )
         else:
             print("local.settings.json has your own settings: talking to the real Dynamics 365 and mail service")
         # The environment wins over local.settings.json (as with func start): give the host the stand-ins'

@@ -89,12 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             show_contact=args.show_contact,
             limit=args.limit,
         )
-    if args.command == "replay":
-        if not (args.lead_ids or args.failed or args.held):
-            parser.error("replay needs lead ids, --failed or --held")
-        statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]
-        return commands.replay(table, LeadQueue(storage), args.lead_ids, statuses, out)
-    parser.error(f"unknown command {args.command}")
+    # replay
+    if not (args.lead_ids or args.failed or args.held):
+        parser.error("replay needs lead ids, --failed or --held")
+    statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]
+    return commands.replay(table, LeadQueue(storage), args.lead_ids, statuses, out)
 
 
 if __name__ == "__main__":

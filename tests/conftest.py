@@ -53,11 +53,16 @@ def standins(standins_session: StandIns) -> Iterator[StandIns]:
 
 
 @pytest.fixture
-def app_env(storage_env: StorageSettings, standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def app_env(
+    storage_env: StorageSettings, standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     """Every setting the app reads, pointing at Azurite and the stand-ins (client secret sign-in, Graph mail)."""
     env = {name: value for name, value in standins.settings.items() if not name.startswith("STANDIN_")}
-    env |= {"DYNAMICS_AUTH": "client_secret", "NOTIFY_TO": "sales@contoso.example; ceo@contoso.example",
-            "MAIL_TRANSPORT": "graph"}
+    env |= {
+        "DYNAMICS_AUTH": "client_secret",
+        "NOTIFY_TO": "sales@contoso.example; ceo@contoso.example",
+        "MAIL_TRANSPORT": "graph",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     runtime.reset()

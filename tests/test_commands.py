@@ -37,8 +37,15 @@ def test_check_passes_against_working_services(app_env: dict[str, str], standins
     code, text = run_check()
     assert code == 0, text
     assert "✗" not in text
-    for line in ("✓ storage", "✓ Dynamics URL: " + app_env["DYNAMICS_URL"], "✓ sign-in (client_secret)",
-                 "✓ WhoAmI: user", "✓ create leads", "✓ contacts: 2 address(es)", "✓ mail (graph)"):
+    for line in (
+        "✓ storage",
+        "✓ Dynamics URL: " + app_env["DYNAMICS_URL"],
+        "✓ sign-in (client_secret)",
+        "✓ WhoAmI: user",
+        "✓ create leads",
+        "✓ contacts: 2 address(es)",
+        "✓ mail (graph)",
+    ):
         assert line in text
 
 
@@ -50,14 +57,17 @@ def test_check_passes_against_working_services(app_env: dict[str, str], standins
         ("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111", "AZURE_CLIENT_ID"),
         ("NOTIFY_TO", "sales@contoso.example;nobody", "'nobody'"),
         ("DYNAMICS_URL", "http://contoso.crm.dynamics.com", "DYNAMICS_URL"),
-        ("AzureWebJobsStorage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
-         "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;",
-         "storage: unreachable"),
+        (
+            "AzureWebJobsStorage",
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+            "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+            "storage: unreachable",
+        ),
     ],
 )
-def test_check_fails_with_advice_naming_the_setting(app_env: dict[str, str], standins: StandIns,
-                                                     monkeypatch: pytest.MonkeyPatch, setting: str, value: str,
-                                                     advice: str) -> None:
+def test_check_fails_with_advice_naming_the_setting(
+    app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, setting: str, value: str, advice: str
+) -> None:
     monkeypatch.setenv(setting, value)
     code, text = run_check()
     assert code == 1
@@ -79,8 +89,9 @@ def test_check_explains_a_missing_create_privilege(app_env: dict[str, str], stan
     assert "lacks prvCreateLead" in text
 
 
-def test_check_does_not_print_secrets(app_env: dict[str, str], standins: StandIns,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_does_not_print_secrets(
+    app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, text = run_check()
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "wrong-secret-value")
     _, failing = run_check()

@@ -7,8 +7,8 @@ import json
 import threading
 from datetime import timedelta
 
-from azure.functions.timer import TimerRequest
 from azure.core.exceptions import ResourceNotFoundError
+from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
 
 from function_app import reconcile_leads
@@ -50,8 +50,12 @@ def test_timer_enqueues_only_leads_stranded_past_the_grace_period(storage_env: S
 def test_instances_running_at_once_enqueue_a_lead_once(storage_env: StorageSettings) -> None:
     lead_ids = {store_stranded(f"lead {n}", minutes_ago=60) for n in range(8)}
     results: list[list[str]] = []
-    runs = [threading.Thread(target=lambda: results.append(
-        reconcile(runtime.lead_table(), runtime.lead_queue(), timedelta(minutes=10)))) for _ in range(3)]
+    runs = [
+        threading.Thread(
+            target=lambda: results.append(reconcile(runtime.lead_table(), runtime.lead_queue(), timedelta(minutes=10)))
+        )
+        for _ in range(3)
+    ]
     for run in runs:
         run.start()
     for run in runs:
