@@ -1,0 +1,294 @@
+"""The deployment templates in infra/ (Bicep, Azure Developer CLI conventions).
+
+- checkov finds no failed security check (every deliberate exception is an inline ``// checkov:skip=ID: reason``);
+- the app settings the templates create match ``leads.settings.SETTINGS`` both ways (drift test);
+- the JSON files the deployment relies on parse, and the scale cap still fits host.json's queue concurrency.
+
+The Bicep compiler is not available offline, so checkov's own Bicep parser is the syntax check: a file it cannot
+parse fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leads.settings import SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+MAIN_BICEP = INFRA / "main.bicep"
+
+# Settings the app reads that the templates deliberately leave unset, each with the reason.
+NOT_SET_BY_TEMPLATES: dict[str, str] = {
+    "AzureWebJobsStorage": "a connection string needs the account key, and shared keys are disabled on the storage "
+    "account; in Azure the host and the app use the identity-based AzureWebJobsStorage__* settings instead (even "
+    "an empty AzureWebJobsStorage makes a Flex Consumption host try it). It is for Azurite and local runs.",
+    "AzureWebJobsStorage__accountName": "the templates set the explicit https service URIs "
+    "(AzureWebJobsStorage__blobServiceUri, __queueServiceUri, __tableServiceUri), which the host and the app "
+    "prefer and which also hold outside the public cloud.",
+}
+
+# Settings the templates (or local.settings.sample.json) set that the app's code does not read: the platform does.
+PLATFORM_SETTINGS: dict[str, str] = {
+    "AzureWebJobsStorage__blobServiceUri": "the Functions host's own storage (keys, timer and singleton leases); "
+    "the app itself only uses tables and queues.",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "where the host and the worker send telemetry.",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "telemetry authenticated with the user-assigned identity "
+    "(Application Insights has local authentication disabled).",
+    "FUNCTIONS_WORKER_RUNTIME": "Core Tools needs it locally; on Flex Consumption the runtime is "
+    "functionAppConfig.runtime and this setting is not allowed, so the templates do not set it.",
+}
+
+SECRET_SETTINGS = ("AZURE_CLIENT_SECRET", "DYNAMICS_PASSWORD", "SMTP_PASSWORD")
+
+# Dataverse service-protection limit: concurrent requests per user (the application user) per web server.
+DATAVERSE_CONCURRENT_REQUESTS = 52
+
+_BLOCK = re.compile(r"^\s*// app-settings:begin\b.*?$(.*?)^\s*// app-settings:end\b", re.MULTILINE | re.DOTALL)
+_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.+?)\s*$")
+
+
+def bicep_files() -> list[Path]:
+    return sorted(INFRA.rglob("*.bicep"))
+
+
+def template_settings() -> dict[str, str]:
+    """Every app setting the templates create: name → the Bicep expression of its value.
+
+    Settings are the keys of the objects between ``// app-settings:begin`` and ``// app-settings:end`` markers.
+    """
+    found: dict[str, str] = {}
+    for path in bicep_files():
+        for block in _BLOCK.findall(path.read_text(encoding="utf-8")):
+            for line in block.splitlines():
+                if line.strip().startswith("//"):
+                    continue
+                match = _KEY.match(line)
+                if match:
+                    name, value = match.groups()
+                    assert name not in found, f"{path.relative_to(ROOT)} sets {name} twice"
+                    found[name] = value
+    return found
+
+
+def bicep_params(path: Path) -> dict[str, str]:
+    """``param name type [= default]`` declarations: name → default (empty when there is none)."""
+    params: dict[str, str] = {}
+    for match in re.finditer(r"^param\s+(\w+)\s+\w+(?:\s*=\s*(.+?))?\s*$", path.read_text(encoding="utf-8"), re.M):
+        params[match.group(1)] = match.group(2) or ""
+    return params
+
+
+def load_json(name: str) -> Any:
+    path = ROOT / name
+    if not path.exists():
+        pytest.fail(f"{name} is missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        pytest.fail(f"{name} is not valid JSON: {exc}")
+
+
+# --- checkov ---------------------------------------------------------------------------------------------
+
+
+def checkov_command() -> list[str]:
+    """checkov from $CHECKOV, this interpreter, the tool venv .venv/checkov (see docs/deploy.md) or PATH."""
+    if os.environ.get("CHECKOV"):
+        return [os.environ["CHECKOV"]]
+    if importlib.util.find_spec("checkov") is not None:
+        return [sys.executable, "-m", "checkov.main"]
+    for candidate in (ROOT / ".venv" / "checkov" / "bin" / "checkov", shutil.which("checkov")):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    pytest.fail(
+        "checkov is not installed. It pins packaging<24 while pytest 9 needs packaging>=24, so it lives in its own "
+        "virtualenv: python3 -m venv .venv/checkov && .venv/checkov/bin/pip install -r infra/requirements-checkov.txt "
+        "(or point $CHECKOV at a checkov executable)"
+    )
+
+
+def run_checkov() -> dict[str, Any]:
+    command = [
+        *checkov_command(),
+        *("--directory", str(INFRA), "--framework", "bicep", "--skip-download", "--compact"),
+        *("--output", "json"),  # parsed here, so not --quiet: that would drop the skipped checks and their reasons
+    ]
+    # No update check against PyPI: the scan is offline.
+    env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    except OSError as exc:
+        pytest.fail(f"cannot run checkov ({' '.join(command[:3])}): {exc}")
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov did not produce a JSON report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    if isinstance(report, list):  # one report per framework when several ran
+        report = next((item for item in report if item.get("check_type") == "bicep"), {})
+    assert isinstance(report, dict) and "summary" in report, f"unexpected checkov report: {done.stdout[:2000]}"
+    return report
+
+
+@pytest.fixture(scope="module")
+def checkov_report() -> dict[str, Any]:
+    return run_checkov()
+
+
+def test_checkov_parses_every_template(checkov_report: dict[str, Any]) -> None:
+    summary = checkov_report["summary"]
+    unparsed = checkov_report["results"].get("parsing_errors", [])
+    assert summary["parsing_errors"] == 0, f"checkov could not parse: {unparsed}"
+    assert summary["resource_count"] > 0
+
+
+def test_checkov_finds_no_failed_check(checkov_report: dict[str, Any]) -> None:
+    failed = [
+        f"{check['check_id']} {check['check_name']}: {check['resource']} "
+        f"({check['file_path']}:{check['file_line_range'][0]})"
+        for check in checkov_report["results"]["failed_checks"]
+    ]
+    advice = "fix them, or add `// checkov:skip=ID: reason` inside the resource"
+    assert not failed, f"checkov failed checks ({advice}):\n" + "\n".join(failed)
+
+
+def test_every_checkov_skip_says_why(checkov_report: dict[str, Any]) -> None:
+    unexplained = [
+        f"{check['check_id']} on {check['resource']} ({check['file_path']})"
+        for check in checkov_report["results"]["skipped_checks"]
+        if len((check.get("check_result") or {}).get("suppress_comment") or "") < 20
+    ]
+    assert not unexplained, "skips without a reason: " + ", ".join(unexplained)
+
+
+# The security settings the templates promise (docs/deploy.md), as they must appear in the Bicep text. checkov covers
+# some of them, not all (it has no Bicep check for allowBlobPublicAccess, for example).
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "core/storage/storage-account.bicep": (
+        "allowBlobPublicAccess: false",
+        "allowSharedKeyAccess: false",
+        "minimumTlsVersion: 'TLS1_2'",
+        "supportsHttpsTrafficOnly: true",
+        "defaultToOAuthAuthentication: true",
+    ),
+    "app/api.bicep": (
+        "name: 'FC1'",
+        "tier: 'FlexConsumption'",
+        "httpsOnly: true",
+        "minTlsVersion: '1.2'",
+        "scmMinTlsVersion: '1.2'",
+        "ftpsState: 'Disabled'",
+        "type: 'UserAssigned'",
+        "keyVaultReferenceIdentity: identityId",
+        "type: 'UserAssignedIdentity'",
+        "name: 'python'",
+    ),
+    "core/security/key-vault.bicep": (
+        "enableRbacAuthorization: true",
+        "enableSoftDelete: true",
+        "enablePurgeProtection: true",
+    ),
+    "core/monitor/monitoring.bicep": ("DisableLocalAuth: true",),
+}
+
+
+@pytest.mark.parametrize("path", sorted(REQUIRED_SETTINGS))
+def test_security_settings_are_in_place(path: str) -> None:
+    text = (INFRA / path).read_text(encoding="utf-8")
+    lines = {line.strip() for line in text.splitlines()}
+    missing = [setting for setting in REQUIRED_SETTINGS[path] if setting not in lines]
+    assert not missing, f"infra/{path} lacks: {missing}"
+
+
+def test_basic_publishing_credentials_are_off_for_ftp_and_scm() -> None:
+    text = (INFRA / "app" / "api.bicep").read_text(encoding="utf-8")
+    policy = r"basicPublishingCredentialsPolicies@[\w-]+' = \{\s*parent: site\s*name: '(\w+)'"
+    policies = re.findall(policy + r"\s*properties: \{\s*allow: false", text)
+    assert sorted(policies) == ["ftp", "scm"]
+
+
+def test_python_version_is_3_11() -> None:
+    assert re.search(r"^param pythonVersion string = '3\.11'$", (INFRA / "app" / "api.bicep").read_text(), re.M)
+
+
+# --- app settings drift -------------------------------------------------------------------------------------
+
+
+def test_every_app_setting_is_set_by_the_templates_or_excluded_with_a_reason() -> None:
+    settings = template_settings()
+    assert settings, "no `// app-settings:begin` ... `// app-settings:end` block found in infra/"
+    missing = sorted(name for name in SETTINGS if name not in settings and name not in NOT_SET_BY_TEMPLATES)
+    assert not missing, f"the app reads these settings but infra/ does not set them: {missing}"
+    both = sorted(name for name in NOT_SET_BY_TEMPLATES if name in settings)
+    assert not both, f"set by infra/ yet listed in NOT_SET_BY_TEMPLATES: {both}"
+    stale = sorted(name for name in NOT_SET_BY_TEMPLATES if name not in SETTINGS)
+    assert not stale, f"NOT_SET_BY_TEMPLATES names settings the app no longer reads: {stale}"
+
+
+def test_every_template_setting_is_read_by_the_app_or_the_platform() -> None:
+    unknown = sorted(name for name in template_settings() if name not in SETTINGS and name not in PLATFORM_SETTINGS)
+    assert not unknown, f"infra/ sets settings nobody reads (typo, or add them to PLATFORM_SETTINGS): {unknown}"
+
+
+def test_identity_based_storage_settings() -> None:
+    settings = template_settings()
+    assert settings["AzureWebJobsStorage__credential"] == "'managedidentity'"
+    for service in ("blob", "queue", "table"):
+        assert f"AzureWebJobsStorage__{service}ServiceUri" in settings
+    assert "AzureWebJobsStorage" not in settings
+
+
+def test_secrets_are_key_vault_references() -> None:
+    settings = template_settings()
+    for name in SECRET_SETTINGS:
+        assert settings[name].startswith("'@Microsoft.KeyVault(SecretUri="), f"{name} must be a Key Vault reference"
+
+
+def test_reconcile_schedule_is_always_set() -> None:
+    # The timer trigger reads %RECONCILE_SCHEDULE%: an unset or empty setting stops the host indexing it.
+    value = template_settings()["RECONCILE_SCHEDULE"]
+    assert "'0 */5 * * * *'" in value, f"RECONCILE_SCHEDULE needs a fallback for an empty parameter: {value}"
+
+
+# --- JSON files and scale ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["host.json", "local.settings.sample.json", "infra/main.parameters.json"])
+def test_json_files_parse(name: str) -> None:
+    assert isinstance(load_json(name), dict)
+
+
+def test_local_settings_sample_names_known_settings() -> None:
+    values = load_json("local.settings.sample.json").get("Values", {})
+    unknown = sorted(name for name in values if name not in SETTINGS and name not in PLATFORM_SETTINGS)
+    assert not unknown, f"local.settings.sample.json sets settings nobody reads: {unknown}"
+
+
+def test_parameters_file_matches_main_bicep() -> None:
+    declared = bicep_params(MAIN_BICEP)
+    given = load_json("infra/main.parameters.json")["parameters"]
+    unknown = sorted(name for name in given if name not in declared)
+    assert not unknown, f"infra/main.parameters.json sets parameters main.bicep does not declare: {unknown}"
+    required = sorted(name for name, default in declared.items() if not default and name not in given)
+    assert not required, f"main.bicep parameters without a default or a value in main.parameters.json: {required}"
+
+
+def test_instance_cap_keeps_dataverse_under_its_concurrency_limit() -> None:
+    queues = load_json("host.json")["extensions"]["queues"]
+    per_instance = queues["batchSize"] + queues["newBatchThreshold"]
+    cap = int(bicep_params(MAIN_BICEP)["maximumInstanceCount"])
+    assert cap * per_instance <= DATAVERSE_CONCURRENT_REQUESTS, (
+        f"maximumInstanceCount {cap} x {per_instance} leads per instance (host.json) exceeds Dataverse's "
+        f"{DATAVERSE_CONCURRENT_REQUESTS} concurrent requests: lower maximumInstanceCount in infra/main.bicep "
+        "and update its comment and docs/deploy.md"
+    )
