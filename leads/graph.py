@@ -35,12 +35,18 @@ class GraphMailer:
     """Sends each notification as one Graph message from NOTIFY_FROM to every NOTIFY_TO address."""
 
     def __init__(
-        self, mail: MailSettings, tokens: TokenSource, session: requests.Session, delegated: bool = False
+        self,
+        mail: MailSettings,
+        tokens: TokenSource,
+        session: requests.Session,
+        delegated: bool = False,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.mail = mail
         self.tokens = tokens
         self.session = session
         self.delegated = delegated
+        self.timeout = timeout  # (connect, read) seconds
         # The scope names the resource by GRAPH_URL: national clouds' tokens are not interchangeable.
         self.scope = f"{mail.graph_url}/Mail.Send" if delegated else f"{mail.graph_url}/.default"
         self.user_url = f"{mail.graph_url}/v1.0/users/{quote(mail.notify_from, safe='@')}"
@@ -94,7 +100,7 @@ class GraphMailer:
             "Accept": "application/json",
         }
         try:
-            return self.session.request(method, url, json=body, headers=headers, timeout=TIMEOUT)
+            return self.session.request(method, url, json=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             # The exception's text holds the URL, and so the NOTIFY_FROM address: only its kind is passed on.
             raise MailError(

@@ -236,10 +236,12 @@ def test_graph_url_of_another_cloud_is_named(env: dict[str, str]) -> None:
     assert "DYNAMICS_URL" not in str(raised.value)
 
 
-def test_timeout_is_transient(standins: StandIns, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    mailer = graph_mailer(env, fast_session(total=0))
+def test_timeout_is_transient(standins: StandIns, env: dict[str, str]) -> None:
+    settings = {**env}
+    mailer = GraphMailer(
+        load_mail(settings), token_source(load_dynamics(settings)), fast_session(total=0), timeout=(2, 0.3)
+    )
     mailer.check()  # signed in and connected before the clock matters
-    monkeypatch.setattr("leads.graph.TIMEOUT", (2, 0.3))
     standins.graph.fail_next(delay=1, path="sendMail")
 
     with pytest.raises(MailError) as raised:
@@ -248,6 +250,8 @@ def test_timeout_is_transient(standins: StandIns, env: dict[str, str], monkeypat
     assert raised.value.transient
     # The stand-in still accepts the message after its delay, as Graph might: the queue's retry may duplicate it.
     assert standins.graph.wait_for(lambda: len(standins.graph.messages) == 1)
+    # ...and logs the request once it has answered: wait for that too, so it cannot spill into the next test.
+    assert standins.graph.wait_for(lambda: send_mail_requests(standins) == [202])
 
 
 # --- check ---------------------------------------------------------------------------------------
