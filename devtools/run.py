@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
+from leads.commands import test_lead_payload
 
 LOCAL = ROOT / ".local"
 SETTINGS = ROOT / "local.settings.json"
@@ -133,12 +134,7 @@ def main() -> int:
 
 def print_next_steps(standin_values: dict[str, str]) -> None:
     endpoint = f"http://127.0.0.1:{APP_PORT}/api/leads"
-    test_lead = json.dumps({
-        "UserDetails": {"FirstName": "MSFT_TEST_1", "LastName": "MSFT_TEST_1", "Email": "MSFT_TEST_1@test.com",
-                        "Phone": "1234567890", "Country": "US", "Company": "MSFT_TEST_1", "Title": "MSFT_TEST_1"},
-        "LeadSource": "AzureMarketplace", "ActionCode": "INS", "OfferTitle": "Contoso Test",
-        "Description": "MSFT_TEST_1",
-    })  # fmt: skip
+    test_lead = json.dumps(test_lead_payload(1))
     lines = [
         "",
         f"The lead endpoint is up: POST {endpoint}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from leads.commands import test_lead_payload
+
 
 def marketplace_lead(**overrides: Any) -> dict[str, Any]:
     lead: dict[str, Any] = {
@@ -27,23 +29,8 @@ def marketplace_lead(**overrides: Any) -> dict[str, Any]:
 
 
 def validation_lead(ticks: int = 637000000000000000) -> dict[str, Any]:
-    """The lead Partner Center sends when the publisher presses Validate."""
-    name = f"MSFT_TEST_{ticks}"
-    return {
-        "UserDetails": {
-            "FirstName": name,
-            "LastName": name,
-            "Email": f"{name}@test.com",
-            "Phone": "1234567890",
-            "Country": "US",
-            "Company": name,
-            "Title": name,
-        },
-        "LeadSource": "AzureMarketplace",
-        "ActionCode": "INS",
-        "OfferTitle": "Contoso Test",
-        "Description": name,
-    }
+    """The lead Partner Center sends when the publisher presses Validate (send-test-lead posts the same)."""
+    return test_lead_payload(ticks)
 
 
 def body(document: Any) -> bytes:
