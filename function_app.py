@@ -35,7 +35,7 @@ def lead_failed(msg: func.QueueMessage) -> None:
     except ValueError as exc:
         logging.getLogger(__name__).error("ignoring poison message: %s", exc)
         return
-    runtime.pipeline().mark_failed(lead_id, f"gave up after {msg.dequeue_count or 'several'} deliveries")
+    runtime.pipeline().mark_failed(lead_id, "gave up: every delivery failed (host.json maxDequeueCount)")
 
 
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)

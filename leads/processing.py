@@ -4,11 +4,13 @@ A queue message can arrive more than once, and several workers run at once. What
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
-    NotifiedAt      set once the mail went out; the send is claimed first with the entity's ETag
+    NotifiedAt      set once the mail went out; sending is claimed first (MailClaim) with the entity's ETag
     AlertedAt       set once the failure alert went out (same claim)
     Status          received → done | held | failed
 
-Transient trouble raises, so the queue delivers the message again later; LastError says what it was.
+A lead with mail costs one read and two writes (the claim, which also records DynamicsLeadId, and the
+final state); without mail, one read and one write. Transient trouble raises, so the queue delivers the
+message again later; LastError says what it was.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from leads.settings import DynamicsSettings
 from leads.table import LeadChanged, LeadTable
 
 log = logging.getLogger(__name__)
-# A worker that claimed a send and then vanished (crash, time-out) blocks others only this long.
+# The mail claim: which worker is sending this lead's mail, and since when. A worker that claimed and then
+# vanished (crash, time-out) blocks the others only for CLAIM_TIMEOUT.
+CLAIM = "MailClaim"
 CLAIM_TIMEOUT = timedelta(minutes=10)
 MAX_ERROR_CHARS = 1000
 
@@ -78,6 +82,7 @@ class Pipeline:
         lead = record.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
         status = Status.DONE
+        changes: dict[str, Any] = {}  # written together with the mail claim, or at the end
         state: DynamicsState
         if entity.get("DynamicsLeadId"):
             state = DynamicsState("created", link=dynamics.record_link(entity["DynamicsLeadId"]))
@@ -92,21 +97,23 @@ class Pipeline:
             except DataverseRejected as exc:
                 status = Status.FAILED
                 state = DynamicsState("failed", error=str(exc))
+                changes["LastError"] = _error_text(exc)
                 log.error("lead %s: Dataverse refused it (%s %s)", lead_id, exc.status, exc.code)
-                self.table.update(lead_id, {"LastError": _error_text(exc), "UpdatedAt": self.clock()})
             else:
-                log.info(
-                    "lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in", dynamics_lead_id
-                )
-                self.table.update(lead_id, {"DynamicsLeadId": dynamics_lead_id, "UpdatedAt": self.clock()})
+                changes["DynamicsLeadId"] = dynamics_lead_id
                 state = DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
+                log.info("lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in",
+                         dynamics_lead_id)  # fmt: skip
 
         if mailer is not None:
-            self._once(mailer, lead_id, "NotifiedAt", lambda: lead_notification(lead, received_at, state))
+            mails: list[tuple[str, Callable[[], Email]]] = [
+                ("NotifiedAt", lambda: lead_notification(lead, received_at, state))
+            ]
             if status == Status.FAILED:
-                alert = failure_alert(lead_id, lead.offer_title, lead.is_test, state.error, received_at)
-                self._once(mailer, lead_id, "AlertedAt", lambda: alert)
-        changes: dict[str, Any] = {"Status": status.value, "UpdatedAt": self.clock()}
+                mails.append(("AlertedAt", lambda: failure_alert(lead_id, lead.offer_title, lead.is_test,
+                                                                 state.error, received_at)))  # fmt: skip
+            changes |= self._send_once(mailer, lead_id, entity, mails, changes)
+        changes |= {"Status": status.value, "UpdatedAt": self.clock(), CLAIM: ""}
         if status != Status.FAILED:
             changes["LastError"] = ""
         self.table.update(lead_id, changes)
@@ -120,48 +127,64 @@ class Pipeline:
             return
         if entity.get("Status") == Status.DONE:
             return
-        last_error = entity.get("LastError") or "no error was recorded"
-        error = f"{reason}; last error: {last_error}"
-        self.table.update(
-            lead_id, {"Status": Status.FAILED.value, "LastError": error[:MAX_ERROR_CHARS], "UpdatedAt": self.clock()}
-        )
+        error = f"{reason}; last error: {entity.get('LastError') or 'no error was recorded'}"[:MAX_ERROR_CHARS]
+        failed = {"Status": Status.FAILED.value, "LastError": error, "UpdatedAt": self.clock()}
+        entity |= failed | {"_etag": self.table.update(lead_id, failed)}
         log.error("lead %s failed: %s", lead_id, reason)
         try:
             mailer = self.mailer()
             if mailer is not None:
                 lead = record.lead_from_entity(entity)
                 alert = failure_alert(lead_id, lead.offer_title, lead.is_test, error, entity.get("ReceivedAt"))
-                self._once(mailer, lead_id, "AlertedAt", lambda: alert)
+                # A claim left by a worker that died must not hold back the alert: this is the last word.
+                sent = self._send_once(mailer, lead_id, entity, [("AlertedAt", lambda: alert)], {}, defer=False)
+                if sent:
+                    self.table.update(lead_id, sent | {CLAIM: ""})
         except Exception:
             # Raising here would only move the message to a poison queue of the poison queue.
             log.exception("lead %s: the failure alert could not be sent", lead_id)
 
-    def _once(self, mailer: Mailer, lead_id: str, done_field: str, compose: Callable[[], Email]) -> None:
-        """Send a mail at most once per lead, however many workers get here: claim it with the entity's
-        ETag, send, record ``done_field``. A failed send releases the claim and raises, for a retry."""
-        claim_field = f"{done_field}Claim"
-        claim = uuid.uuid4().hex
+    def _send_once(
+        self,
+        mailer: Mailer,
+        lead_id: str,
+        entity: dict[str, Any],
+        mails: list[tuple[str, Callable[[], Email]]],
+        changes: dict[str, Any],
+        defer: bool = True,
+    ) -> dict[str, Any]:
+        """Send each mail whose field (NotifiedAt, AlertedAt) is not set yet, at most once however many workers
+        get here: claim the sending with the entity's ETag (the same write records ``changes``), then send.
+        ``defer``: leave it to a live claim of another worker. Returns the fields to record. A failed send
+        records what did go out, releases the claim and raises."""
         for _ in range(5):
-            entity = self.table.get(lead_id)
-            if entity is None or entity.get(done_field):
-                return
-            claimed_at = entity.get(f"{claim_field}At")
-            if entity.get(claim_field) and claimed_at and self.clock() - claimed_at < CLAIM_TIMEOUT:
-                raise TryAgainLater(f"lead {lead_id}: another worker is sending {done_field[:-2].lower()}")
+            due = [(field, compose) for field, compose in mails if not entity.get(field)]
+            if not due:
+                return {}
+            claimed_at = entity.get(f"{CLAIM}At")
+            if defer and entity.get(CLAIM) and claimed_at and self.clock() - claimed_at < CLAIM_TIMEOUT:
+                raise TryAgainLater(f"lead {lead_id}: another worker is sending its mail")
+            claim = changes | {CLAIM: uuid.uuid4().hex, f"{CLAIM}At": self.clock(), "UpdatedAt": self.clock()}
             try:
-                self.table.update(lead_id, {claim_field: claim, f"{claim_field}At": self.clock()}, etag=entity["_etag"])
+                self.table.update(lead_id, claim, etag=entity["_etag"])
                 break
             except LeadChanged:
-                continue  # someone wrote in between: look again
+                found = self.table.get(lead_id)  # someone wrote in between: look again
+                if found is None:
+                    return {}
+                entity = found
         else:
-            raise TryAgainLater(f"lead {lead_id}: too much contention to claim {done_field}")
+            raise TryAgainLater(f"lead {lead_id}: too much contention to claim its mail")
+        sent: dict[str, Any] = {}
         try:
-            mailer.send(compose())
+            for field, compose in due:
+                mailer.send(compose())
+                sent[field] = self.clock()
+                log.info("lead %s: %s sent", lead_id, "notification" if field == "NotifiedAt" else "failure alert")
         except MailError:
-            self.table.update(lead_id, {claim_field: ""})  # release: the next delivery may try again
+            self.table.update(lead_id, sent | {CLAIM: ""})  # the next delivery sends what is still missing
             raise
-        self.table.update(lead_id, {done_field: self.clock(), "UpdatedAt": self.clock()})
-        log.info("lead %s: %s sent", lead_id, "notification" if done_field == "NotifiedAt" else "failure alert")
+        return sent
 
     def _note_error(self, lead_id: str, error: Exception) -> None:
         """Keep what went wrong on the entity (for `status` and the poison handler); never raises."""

@@ -90,13 +90,13 @@ def test_a_lead_that_keeps_failing_ends_failed_with_an_alert(host: str, standins
     # Another worker holds the notification claim: every delivery is told to try later, until the host gives
     # up and moves the message to leads-poison, whose function marks the lead failed and alerts.
     lead = parse_lead(marketplace_lead(Description="stuck"))
-    entity = record.new_entity(lead, record.now()) | {"NotifiedAtClaim": "other", "NotifiedAtClaimAt": record.now()}
+    entity = record.new_entity(lead, record.now()) | {"MailClaim": "other", "MailClaimAt": record.now()}
     runtime.lead_table().insert(entity)
     runtime.lead_queue().send(record.queue_message(lead.lead_id))
     wait_until(lambda: status_of(lead.lead_id) == "failed", seconds=40)
     row = runtime.lead_table().get(lead.lead_id)
     assert row is not None
-    assert "gave up after" in row["LastError"] and "another worker" in row["LastError"]
+    assert "gave up" in row["LastError"] and "another worker" in row["LastError"]
     alert = wait_until(lambda: [m for m in standins.graph.messages if "could not be delivered" in m.subject])
     assert len(alert) == 1
     assert len(standins.dataverse.leads) == 1  # Dynamics got it once along the way

@@ -15,6 +15,9 @@ from azure.functions.queue import QueueMessage
 from function_app import lead_failed, process_lead, receive_lead
 from leads import mapping, record, runtime
 from leads.mail import MailError
+from leads.processing import Pipeline
+from leads.settings import StorageSettings
+from leads.table import LeadTable
 from tests.leadsamples import body, marketplace_lead, validation_lead
 from tests.standins import StandIns
 
@@ -226,7 +229,7 @@ def test_poison_message_marks_the_lead_failed_and_alerts(app_env: dict[str, str]
     poison(message(lead_id, dequeue_count=6))
     row = entity(lead_id)
     assert row["Status"] == "failed"
-    assert "gave up after 6 deliveries" in row["LastError"]
+    assert "gave up: every delivery failed" in row["LastError"]
     assert "503" in row["LastError"]
     [alert] = standins.graph.messages
     assert "could not be delivered" in alert.subject
@@ -316,3 +319,32 @@ def test_no_personal_data_in_logs(
         app_env["AZURE_CLIENT_SECRET"],
     ):
         assert personal not in caplog.text
+
+
+class CountingTable(LeadTable):
+    """The real table adapter, counting the calls the pipeline makes."""
+
+    def __init__(self, settings: StorageSettings) -> None:
+        super().__init__(settings)
+        self.reads = self.writes = 0
+
+    def get(self, lead_id: str) -> dict[str, Any] | None:
+        self.reads += 1
+        return super().get(lead_id)
+
+    def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
+        self.writes += 1
+        return super().update(lead_id, changes, etag)
+
+
+@pytest.mark.parametrize(("mail", "writes"), [(True, 2), (False, 1)])
+def test_a_lead_costs_one_read_and_as_few_writes_as_the_states_need(
+    app_env: dict[str, str], storage_env: StorageSettings, standins: StandIns, mail: bool, writes: int
+) -> None:
+    lead_id = post(marketplace_lead())
+    table = CountingTable(storage_env)
+    pipeline = Pipeline(table, runtime.dynamics_settings, runtime.dataverse, runtime.mailer if mail else lambda: None)
+    pipeline.process_message(record.queue_message(lead_id))
+    assert (table.reads, table.writes) == (1, writes)
+    assert entity(lead_id)["Status"] == "done"
+    assert len(standins.graph.messages) == (1 if mail else 0)
