@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
-
 from leads.settings import StorageSettings
 
 # The HTTP function must answer quickly: a few short retries, then 503 so the marketplace tries again.
@@ -20,14 +18,6 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 class StorageUnavailable(RuntimeError):
     """Table or queue storage could not be reached or refused the request for a transient reason."""
-
-
-def is_unavailable(error: AzureError) -> bool:
-    """Connection failures, time-outs, throttling and server errors: worth trying again later."""
-    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
-        return True
-    status = error.status_code if isinstance(error, HttpResponseError) else None
-    return status is None or status in (408, 429) or status >= 500
 
 
 def credential(settings: StorageSettings) -> Any:

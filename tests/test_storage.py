@@ -1,0 +1,43 @@
+"""Choosing how to reach storage: a connection string (Azurite, keys) or Entra ID (identity-based, as in Azure).
+
+Azurite's OAuth mode needs real Entra-issued JWTs over HTTPS, so the identity path is checked here by what
+the adapters are built with; the connection-string path runs against Azurite everywhere else.
+"""
+
+from __future__ import annotations
+
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+from leads import storage
+from leads.queue import LeadQueue
+from leads.settings import load_storage
+from leads.table import LeadTable
+
+IDENTITY_BASED = {
+    "AzureWebJobsStorage__tableServiceUri": "https://contosoleads.table.core.windows.net",
+    "AzureWebJobsStorage__queueServiceUri": "https://contosoleads.queue.core.windows.net",
+    "AzureWebJobsStorage__credential": "managedidentity",
+    "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-0000000000aa",
+}
+
+
+def test_managed_identity_is_used_as_azure_configures_it() -> None:
+    settings = load_storage(IDENTITY_BASED)
+    credential = storage.credential(settings)
+    assert isinstance(credential, ManagedIdentityCredential)
+    table, queue = LeadTable(settings), LeadQueue(settings)
+    assert table.client.url.startswith("https://contosoleads.table.core.windows.net")
+    assert queue.client.url.startswith("https://contosoleads.queue.core.windows.net/leads")
+    assert isinstance(table.client.credential, ManagedIdentityCredential)
+    assert isinstance(queue.client.credential, ManagedIdentityCredential)
+
+
+def test_developer_sign_in_without_the_managed_identity_setting() -> None:
+    settings = load_storage({key: value for key, value in IDENTITY_BASED.items() if not key.endswith("credential")})
+    assert isinstance(storage.credential(settings), DefaultAzureCredential)
+
+
+def test_connection_string_needs_no_credential() -> None:
+    settings = load_storage({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert not settings.uses_identity
+    assert LeadTable(settings).client.url.startswith("http://127.0.0.1:10002/devstoreaccount1")
