@@ -29,7 +29,6 @@ from leads import host
 from leads.host import (
     CronSchedule,
     HostError,
-    IntervalSchedule,
     LocalHost,
     QueueOptions,
     decode_message,
@@ -128,13 +127,6 @@ def test_invalid_schedules_are_refused(expression: str) -> None:
         parse_schedule(expression)
 
 
-def test_timespan_schedule() -> None:
-    schedule = parse_schedule("00:00:10")
-    assert isinstance(schedule, IntervalSchedule)
-    assert schedule.next_after(at("2024-03-08T12:00:00")) == at("2024-03-08T12:00:10")
-    assert isinstance(parse_schedule("1.02:00:00"), IntervalSchedule)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # host.json, settings, message decoding (no Azurite)
 
@@ -188,9 +180,6 @@ def test_settings_file_values_do_not_override_the_environment(tmp_path: Path) ->
 
     path.write_text(json.dumps({"Values": {"PORT": 7071}}), encoding="utf-8")
     with pytest.raises(HostError, match=r"Values\.PORT must be a string"):
-        load_settings(path, {})
-    path.write_text(json.dumps({"IsEncrypted": True, "Values": {}}), encoding="utf-8")
-    with pytest.raises(HostError, match="encrypted"):
         load_settings(path, {})
 
 
@@ -267,7 +256,6 @@ def test_missing_app_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None
 def test_main_reports_setup_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("SCHEDULE", raising=False)
     monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")  # serve() sets it; restored after the test
-    monkeypatch.setattr(host, "_configure_logging", lambda verbose: None)  # leave this process's logging alone
     assert host.main(["--app-dir", str(APPS / "timer_app"), "--port", "0"]) == 1
     captured = capsys.readouterr()
     assert "no local.settings.json" in captured.out
@@ -294,19 +282,13 @@ def test_http_round_trip() -> None:
         assert echoed["url"].endswith("/api/echo/Al%20ice?x=1&x=2&code=not-checked")
 
         assert http.get(f"{api}/ECHO/bob").status_code == 201  # routes ignore case, as in ASP.NET
-        chunked = http.post(f"{api}/echo/c", data=iter([b"a", b"b"]))  # Transfer-Encoding: chunked
-        assert chunked.json()["body"] == "ab"
 
         assert http.get(f"{api}/things/special").text == "literal"  # a literal segment beats a parameter
         assert http.get(f"{api}/things/other").text == "parameter other"
-        assert http.get(f"{api}/items/42/a/b").json() == {"id": "42", "rest": "a/b"}
-        assert http.get(f"{api}/items/x/a").status_code == 404  # {id:int}
 
         text = http.get(f"{api}/text")
         assert (text.status_code, text.text) == (200, "plain text")
         assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
-        asynchronous = http.get(f"{api}/async")
-        assert (asynchronous.text, asynchronous.headers["Content-Type"]) == ("async ok", "text/x-custom")
 
         failed = http.get(f"{api}/boom")
         assert failed.status_code == 500
@@ -319,7 +301,6 @@ def test_http_round_trip() -> None:
         missing = http.post(f"{api}/nope", data=b"body left unread would break keep-alive")
         assert (missing.status_code, missing.json()) == (404, {"error": "not found"})
         assert http.get(f"{local.base_url}/leads").status_code == 404  # outside the route prefix
-        assert http.get(f"{local.base_url}/admin/host/status").json() == {"state": "Running"}
         assert http.get(f"{api}/echo/again").status_code == 201  # the kept-alive connection is still in step
 
         assert "echo: GET,POST http://127.0.0.1:" in "\n".join(local.describe())
@@ -514,7 +495,7 @@ def test_subprocess_serves_and_shuts_down_gracefully_on_sigterm(tmp_path: Path) 
         def listening() -> bool:
             assert process.poll() is None, process.communicate()
             try:
-                return requests.get(f"{base}/admin/host/status", timeout=1).ok
+                return requests.get(f"{base}/api/text", timeout=1).ok
             except requests.ConnectionError:
                 return False
 
@@ -536,4 +517,4 @@ def test_subprocess_serves_and_shuts_down_gracefully_on_sigterm(tmp_path: Path) 
     assert f"echo: GET,POST http://127.0.0.1:{port}/api/echo/{{name}}" in out
     assert "received SIGTERM" in err and "Executed 'Functions.slow' (Succeeded" in err
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{base}/admin/host/status", timeout=1)
+        requests.get(f"{base}/api/text", timeout=1)

@@ -1,6 +1,5 @@
-"""HTTP fixture app: echo with route params, precedence, constraints, str and async returns, errors, a slow call."""
+"""HTTP fixture app: echo with a route parameter, literal-first precedence, a str return, errors, a slow call."""
 
-import asyncio
 import json
 import time
 
@@ -34,20 +33,9 @@ def special_thing(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("literal")
 
 
-@app.route(route="items/{id:int}/{*rest}", methods=["GET"])
-def item(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(dict(req.route_params)), mimetype="application/json")
-
-
 @app.route(route="text")
 def text(req: func.HttpRequest) -> str:
     return "plain text"
-
-
-@app.route(route="async")
-async def asynchronous(req: func.HttpRequest) -> func.HttpResponse:
-    await asyncio.sleep(0)
-    return func.HttpResponse("async ok", headers={"Content-Type": "text/x-custom"})
 
 
 @app.route(route="boom")
