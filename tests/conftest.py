@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,17 @@ from devtools.azurite import Azurite
 from leads import runtime
 from leads.settings import StorageSettings, load_storage
 from tests.standins import StandIns, start_all
+
+
+@pytest.fixture(autouse=True)
+def environment_left_as_found() -> Iterator[None]:
+    """A test that leaks environment variables (the command line and the host load settings files into the
+    process environment) would change what later tests see: fail it instead."""
+    before = dict(os.environ)
+    yield
+    names = (set(before) | set(os.environ)) - {"PYTEST_CURRENT_TEST"}  # pytest's own, changed per phase
+    leaked = {name for name in names if before.get(name) != os.environ.get(name)}
+    assert not leaked, f"the test changed environment variables without restoring them: {sorted(leaked)}"
 
 
 @pytest.fixture(scope="session")

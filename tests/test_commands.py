@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from azure.functions.queue import QueueMessage
@@ -156,13 +159,23 @@ def test_replay_of_an_unknown_id_says_so(app_env: dict[str, str]) -> None:
     assert "no such lead" in out.getvalue()
 
 
-def test_command_line_help_and_status(app_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_help_and_status(
+    app_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     for command in ("check", "send-test-lead", "status", "replay"):
         with pytest.raises(SystemExit) as caught:
             main([command, "--help"])
         assert caught.value.code == 0
     store("x", "done")
-    assert main(["status"]) == 0
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": {"LEADS_TABLE": "notused", "DYNAMICS_ENABLED": "false"}}))
+    table_name = os.environ["LEADS_TABLE"]
+    # The command line fills the process environment from the settings file: keep that inside this test.
+    with mock.patch.dict(os.environ):
+        assert main(["--settings", str(settings), "status"]) == 0
+        assert os.environ["DYNAMICS_ENABLED"] == "false"  # filled in from the file
+        assert os.environ["LEADS_TABLE"] == table_name  # the environment wins over the file
+        with pytest.raises(SystemExit):
+            main(["replay"])  # needs lead ids, --failed or --held
+    assert "DYNAMICS_ENABLED" not in os.environ
     assert "1 lead(s) · done 1" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["replay"])

@@ -14,6 +14,7 @@ import pytest
 
 from devtools.azurite import DEFAULT_PORTS, port_open
 from devtools.run import APP_PORT
+from leads.settings import SETTINGS
 
 
 def copy_project(source: Path, target: Path) -> None:
@@ -45,7 +46,9 @@ def test_make_run_serves_a_lead_end_to_end_and_stops_cleanly(project_root: Path,
     assert not busy, f"ports {busy} are in use: stop the running app or Azurite before running this test"
     project = tmp_path / "project"
     copy_project(project_root, project)
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST", "AzureWebJobs"))}
+    # A newcomer's shell: none of the app's settings (they come from local.settings.json) and no pytest state.
+    env = {name: value for name, value in os.environ.items()
+           if name not in SETTINGS and not name.startswith(("PYTEST", "AzureWebJobs"))}  # fmt: skip
     log_path = tmp_path / "make-run.log"
     with log_path.open("w") as log:
         make = subprocess.Popen(
