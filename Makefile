@@ -18,6 +18,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed

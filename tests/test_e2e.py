@@ -56,8 +56,9 @@ def mails(standins: StandIns, transport: str) -> list[tuple[str, tuple[str, ...]
 
 
 @pytest.mark.parametrize("transport", ["graph", "smtp"])
-def test_marketplace_test_lead_goes_all_the_way(host: str, standins: StandIns, monkeypatch: pytest.MonkeyPatch,
-                                                transport: str) -> None:
+def test_marketplace_test_lead_goes_all_the_way(
+    host: str, standins: StandIns, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
     monkeypatch.setenv("MAIL_TRANSPORT", transport)
     runtime.reset()
     response = requests.post(host, json=validation_lead(), params={"code": "any"}, timeout=10)
