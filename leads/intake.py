@@ -6,16 +6,18 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from leads import record, runtime
 from leads.payload import InvalidLead, decode_body, parse_lead
-from leads.queue import LeadQueue
 from leads.settings import SettingsError
 from leads.storage import StorageUnavailable
-from leads.table import LeadTable
+
+if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
+    from leads.queue import LeadQueue
+    from leads.table import LeadTable
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30

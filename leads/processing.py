@@ -28,7 +28,8 @@ from leads.emails import DynamicsState, Email, failure_alert, lead_notification
 from leads.mail import Mailer, MailError
 from leads.record import Status
 from leads.settings import DynamicsSettings
-from leads.table import LeadChanged, LeadTable
+from leads.storage import LeadChanged
+from leads.table import LeadTable
 
 log = logging.getLogger(__name__)
 # The mail claim: which worker is sending this lead's mail, and since when. A worker that claimed and then

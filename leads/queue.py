@@ -25,6 +25,7 @@ class LeadQueue:
         policies = {
             "message_encode_policy": TextBase64EncodePolicy(),
             "message_decode_policy": TextBase64DecodePolicy(),
+            "transport": storage.transport(),
             **storage.CLIENT_OPTIONS,
         }
         if settings.connection_string:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from leads import record
-from leads.queue import LeadQueue
 from leads.record import Status
-from leads.storage import StorageUnavailable
-from leads.table import LeadChanged, LeadTable
+from leads.storage import LeadChanged, StorageUnavailable
+
+if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
+    from leads.queue import LeadQueue
+    from leads.table import LeadTable
 
 log = logging.getLogger(__name__)
 

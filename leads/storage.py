@@ -6,6 +6,10 @@ from typing import Any
 
 from leads.settings import StorageSettings
 
+# A worker runs up to 32 invocations at once (the Python worker's default thread pool): one pooled
+# connection each, instead of opening and discarding connections beyond requests' default of 10.
+POOL_SIZE = 32
+
 # The HTTP function must answer quickly: a few short retries, then 503 so the marketplace tries again.
 CLIENT_OPTIONS: dict[str, Any] = {
     "retry_total": 3,
@@ -18,6 +22,25 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 class StorageUnavailable(RuntimeError):
     """Table or queue storage could not be reached or refused the request for a transient reason."""
+
+
+class LeadChanged(RuntimeError):
+    """Someone else updated the lead since we read it (the ETag no longer matches)."""
+
+
+def transport() -> Any:
+    """azure-core's requests transport with a connection pool sized for the worker's concurrency. Retries
+    stay off in the session: the SDK's pipeline retries (CLIENT_OPTIONS)."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_maxsize=POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=False)
 
 
 def credential(settings: StorageSettings) -> Any:

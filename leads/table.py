@@ -13,12 +13,9 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from leads import storage
 from leads.record import keys_for
 from leads.settings import StorageSettings
+from leads.storage import LeadChanged
 
 T = TypeVar("T")
-
-
-class LeadChanged(RuntimeError):
-    """Someone else updated the lead since we read it (the ETag no longer matches)."""
 
 
 class LeadTable:
@@ -27,10 +24,15 @@ class LeadTable:
     def __init__(self, settings: StorageSettings) -> None:
         self.settings = settings
         if settings.connection_string:
-            service = TableServiceClient.from_connection_string(settings.connection_string, **storage.CLIENT_OPTIONS)
+            service = TableServiceClient.from_connection_string(
+                settings.connection_string, transport=storage.transport(), **storage.CLIENT_OPTIONS
+            )
         else:
             service = TableServiceClient(
-                settings.table_endpoint, credential=storage.credential(settings), **storage.CLIENT_OPTIONS
+                settings.table_endpoint,
+                credential=storage.credential(settings),
+                transport=storage.transport(),
+                **storage.CLIENT_OPTIONS,
             )
         self.client: TableClient = service.get_table_client(settings.table_name)
 
