@@ -331,6 +331,9 @@ def _function(function: Any, environ: Mapping[str, str]) -> Function:
 
 class _HttpHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # http.server writes a response's head and body separately: with Nagle's algorithm the body would wait for
+    # the client's delayed ACK (~40 ms a request on a kept-alive connection).
+    disable_nagle_algorithm = True
     local: LocalHost  # set on the subclass LocalHost.start() makes
 
     def do_GET(self) -> None:

@@ -75,10 +75,23 @@ def _authority_advice(error: ValueError, authority: str) -> SignInError:
     )
 
 
-class _MsalTokens:
-    def __init__(self, settings: DynamicsSettings) -> None:
-        self.settings = settings
+class _OneSignInAtATime:
+    """Invocations that start together all find the token cache empty: each scope gets a lock, so one of
+    them signs in and the others take its token from the cache (a burst costs one token request)."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._scope_locks: dict[str, threading.Lock] = {}
+
+    def _scope_lock(self, scope: str) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(scope, threading.Lock())
+
+
+class _MsalTokens(_OneSignInAtATime):
+    def __init__(self, settings: DynamicsSettings) -> None:
+        super().__init__()
+        self.settings = settings
         self._app: Any = None
 
     @property
@@ -110,7 +123,9 @@ class ClientSecretTokens(_MsalTokens):
 
     def token(self, scope: str) -> str:
         # MSAL answers from its cache first (since 1.23) and asks Entra ID only when the token nears expiry.
-        return self._result(self.app().acquire_token_for_client(scopes=[scope]))
+        app = self.app()
+        with self._scope_lock(scope):
+            return self._result(app.acquire_token_for_client(scopes=[scope]))
 
     def forget(self) -> None:
         self.app().remove_tokens_for_client()
@@ -130,17 +145,18 @@ class UsernamePasswordTokens(_MsalTokens):
 
     def token(self, scope: str) -> str:
         app = self.app()
-        # The password flow never reads the cache itself: look there first, or every lead signs in again.
-        for account in app.get_accounts(username=self.settings.username):
-            cached = app.acquire_token_silent([scope], account=account)
-            if cached and "access_token" in cached:
-                return self._result(cached)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # MSAL warns that ROPC is discouraged; we document it
-            result = app.acquire_token_by_username_password(
-                self.settings.username, self.settings.password, scopes=[scope]
-            )
-        return self._result(result)
+        with self._scope_lock(scope):
+            # The password flow never reads the cache itself: look there first, or every lead signs in again.
+            for account in app.get_accounts(username=self.settings.username):
+                cached = app.acquire_token_silent([scope], account=account)
+                if cached and "access_token" in cached:
+                    return self._result(cached)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # MSAL discourages ROPC; the README says why
+                result = app.acquire_token_by_username_password(
+                    self.settings.username, self.settings.password, scopes=[scope]
+                )
+            return self._result(result)
 
     def forget(self) -> None:
         app = self.app()
@@ -148,13 +164,13 @@ class UsernamePasswordTokens(_MsalTokens):
             app.remove_account(account)
 
 
-class ManagedIdentityTokens:
+class ManagedIdentityTokens(_OneSignInAtATime):
     """The Function App's managed identity (``AZURE_CLIENT_ID`` picks a user-assigned one). Uses
     ManagedIdentityCredential explicitly: DefaultAzureCredential would try AZURE_CLIENT_SECRET first."""
 
     def __init__(self, settings: DynamicsSettings) -> None:
+        super().__init__()
         self.client_id = settings.client_id or None
-        self._lock = threading.Lock()
         self._credential: Any = None
 
     def credential(self) -> Any:
@@ -168,9 +184,11 @@ class ManagedIdentityTokens:
     def token(self, scope: str) -> str:
         from azure.core.exceptions import ClientAuthenticationError
 
+        credential = self.credential()
         try:
-            # azure-identity caches the token until shortly before it expires.
-            token: str = self.credential().get_token(scope).token
+            with self._scope_lock(scope):
+                # azure-identity caches the token until shortly before it expires.
+                token: str = credential.get_token(scope).token
         except ClientAuthenticationError as exc:
             raise SignInError(
                 f"the managed identity could not get a token ({exc.message.splitlines()[0]}); check that the "

@@ -348,3 +348,28 @@ def test_a_lead_costs_one_read_and_as_few_writes_as_the_states_need(
     assert (table.reads, table.writes) == (1, writes)
     assert entity(lead_id)["Status"] == "done"
     assert len(standins.graph.messages) == (1 if mail else 0)
+
+
+@pytest.mark.parametrize("mode", ["client_secret", "managed_identity"])
+def test_invocations_starting_together_share_one_sign_in(
+    app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("DYNAMICS_AUTH", mode)
+    if mode == "managed_identity":
+        monkeypatch.setenv("AZURE_CLIENT_ID", standins.settings["STANDIN_MANAGED_IDENTITY_CLIENT_ID"])
+    runtime.reset()
+    scope = f"{app_env['DYNAMICS_URL']}/.default"
+    start = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def invocation() -> None:
+        start.wait()
+        tokens.append(runtime.tokens().token(scope))
+
+    threads = [threading.Thread(target=invocation) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(tokens)) == 1
+    assert standins.entra.token_request_count(audience=app_env["DYNAMICS_URL"]) == 1
