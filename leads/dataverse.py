@@ -43,10 +43,17 @@ class DataverseRejected(DataverseError):
 class Dataverse:
     """Holds the settings, the process's token source and HTTP session."""
 
-    def __init__(self, settings: DynamicsSettings, tokens: TokenSource, session: requests.Session) -> None:
+    def __init__(
+        self,
+        settings: DynamicsSettings,
+        tokens: TokenSource,
+        session: requests.Session,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
         self.settings = settings
         self.tokens = tokens
         self.session = session
+        self.timeout = timeout  # (connect, read) seconds
         self.scope = (
             f"{settings.url}/.default"
             if settings.auth != "username_password"
@@ -90,7 +97,7 @@ class Dataverse:
             except SignInError as exc:
                 raise DataverseRejected(None, "SignInFailed", str(exc)) from exc
             try:
-                response = self.session.request(method, url, headers=headers, timeout=TIMEOUT, **kwargs)
+                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:
                 raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from exc
             if response.status_code != 401 or attempt == 2:

@@ -14,6 +14,7 @@ from azure.functions.queue import QueueMessage
 
 from function_app import lead_failed, process_lead, receive_lead
 from leads import mapping, record, runtime
+from leads.dataverse import Dataverse
 from leads.mail import MailError
 from leads.processing import Pipeline
 from leads.settings import StorageSettings
@@ -373,3 +374,16 @@ def test_invocations_starting_together_share_one_sign_in(
         thread.join()
     assert len(set(tokens)) == 1
     assert standins.entra.token_request_count(audience=app_env["DYNAMICS_URL"]) == 1
+
+
+def test_timeout_then_retry_still_makes_one_lead(app_env: dict[str, str], standins: StandIns) -> None:
+    # Dataverse is slower than our read timeout but does create the lead; the retry's 412 means "it is there".
+    lead_id = post(marketplace_lead())
+    dataverse = Dataverse(runtime.dynamics_settings(), runtime.tokens(), runtime.http_session(), timeout=(2, 0.5))
+    pipeline = Pipeline(runtime.lead_table(), runtime.dynamics_settings, lambda: dataverse, runtime.mailer)
+    standins.dataverse.fail_next(delay=1.0, method="PATCH")
+    pipeline.process_message(record.queue_message(lead_id))
+    assert standins.dataverse.wait_for(lambda: len(dataverse_creates(standins)) == 2)
+    assert sorted(create.status for create in dataverse_creates(standins)) == [204, 412]
+    assert len(standins.dataverse.leads) == 1
+    assert entity(lead_id)["Status"] == "done"
