@@ -65,7 +65,7 @@ def advice(result: dict[str, Any]) -> str:
 
 
 def _authority_advice(error: ValueError, authority: str) -> SignInError:
-    """MSAL checks the authority when the app is created and raises ValueError with Entra's answer in it."""
+    """MSAL's ValueError about the authority (Entra's answer is in its text) → advice naming the setting."""
     code = re.search(r"AADSTS\d+", str(error))
     if code:
         return SignInError(advice({"error_description": f"{code.group()}: {error}"}))
@@ -100,6 +100,21 @@ class _MsalTokens(_OneSignInAtATime):
         # Sovereign clouds and local test authorities are not in Microsoft's instance list.
         return {"authority": self.settings.authority, "instance_discovery": public_cloud, "timeout": 30}
 
+    def app(self) -> Any:
+        """The MSAL application, created on first use (one per process: it holds the token cache)."""
+        with self._lock:
+            if self._app is None:
+                import msal  # heavy: imported on first use, not at cold start
+
+                try:
+                    self._app = self._create(msal)
+                except ValueError as exc:  # MSAL checks the authority when the app is created
+                    raise _authority_advice(exc, self.settings.authority) from exc
+            return self._app
+
+    def _create(self, msal: Any) -> Any:
+        raise NotImplementedError
+
     def _result(self, result: dict[str, Any] | None) -> str:
         if result and "access_token" in result:
             token: str = result["access_token"]
@@ -108,18 +123,10 @@ class _MsalTokens(_OneSignInAtATime):
 
 
 class ClientSecretTokens(_MsalTokens):
-    def app(self) -> Any:
-        with self._lock:
-            if self._app is None:
-                import msal  # heavy: imported on first use, not at cold start
-
-                try:
-                    self._app = msal.ConfidentialClientApplication(
-                        self.settings.client_id, client_credential=self.settings.client_secret, **self.msal_options
-                    )
-                except ValueError as exc:
-                    raise _authority_advice(exc, self.settings.authority) from exc
-            return self._app
+    def _create(self, msal: Any) -> Any:
+        return msal.ConfidentialClientApplication(
+            self.settings.client_id, client_credential=self.settings.client_secret, **self.msal_options
+        )
 
     def token(self, scope: str) -> str:
         # MSAL answers from its cache first (since 1.23) and asks Entra ID only when the token nears expiry.
@@ -132,16 +139,8 @@ class ClientSecretTokens(_MsalTokens):
 
 
 class UsernamePasswordTokens(_MsalTokens):
-    def app(self) -> Any:
-        with self._lock:
-            if self._app is None:
-                import msal
-
-                try:
-                    self._app = msal.PublicClientApplication(self.settings.client_id, **self.msal_options)
-                except ValueError as exc:
-                    raise _authority_advice(exc, self.settings.authority) from exc
-            return self._app
+    def _create(self, msal: Any) -> Any:
+        return msal.PublicClientApplication(self.settings.client_id, **self.msal_options)
 
     def token(self, scope: str) -> str:
         app = self.app()

@@ -44,6 +44,14 @@ def entity(lead_id: str) -> dict[str, Any]:
     return found
 
 
+def sign_in_with(mode: str, standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMICS_AUTH", mode)
+    if mode == "managed_identity":  # the stand-in's user-assigned identity, and no secret anywhere
+        monkeypatch.setenv("AZURE_CLIENT_ID", standins.settings["STANDIN_MANAGED_IDENTITY_CLIENT_ID"])
+        monkeypatch.delenv("AZURE_CLIENT_SECRET")
+    runtime.reset()
+
+
 def dataverse_creates(standins: StandIns) -> list[Any]:
     return [r for r in standins.dataverse.requests if r.method == "PATCH" and "/leads(" in r.path]
 
@@ -131,11 +139,7 @@ def test_one_token_for_many_leads(app_env: dict[str, str], standins: StandIns) -
 def test_other_sign_in_modes(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    monkeypatch.setenv("DYNAMICS_AUTH", mode)
-    if mode == "managed_identity":
-        monkeypatch.setenv("AZURE_CLIENT_ID", standins.settings["STANDIN_MANAGED_IDENTITY_CLIENT_ID"])
-        monkeypatch.delenv("AZURE_CLIENT_SECRET")
-    runtime.reset()
+    sign_in_with(mode, standins, monkeypatch)
     lead_ids = [post(marketplace_lead(Description=f"{mode} {n}")) for n in range(2)]
     for lead_id in lead_ids:
         process(message(lead_id))
@@ -355,10 +359,7 @@ def test_a_lead_costs_one_read_and_as_few_writes_as_the_states_need(
 def test_invocations_starting_together_share_one_sign_in(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    monkeypatch.setenv("DYNAMICS_AUTH", mode)
-    if mode == "managed_identity":
-        monkeypatch.setenv("AZURE_CLIENT_ID", standins.settings["STANDIN_MANAGED_IDENTITY_CLIENT_ID"])
-    runtime.reset()
+    sign_in_with(mode, standins, monkeypatch)
     scope = f"{app_env['DYNAMICS_URL']}/.default"
     start = threading.Barrier(8)
     tokens: list[str] = []
