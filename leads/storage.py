@@ -54,4 +54,11 @@ def credential(settings: StorageSettings) -> Any:
 
     if settings.managed_identity_credential:
         return ManagedIdentityCredential(client_id=settings.managed_identity_client_id or None)
-    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id or None)
+    # AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET are the Dynamics app registration's: the environment
+    # and workload-identity credentials would read them and sign in to storage as that app (or fail on empty
+    # values), so they are left out.
+    return DefaultAzureCredential(
+        exclude_environment_credential=True,
+        exclude_workload_identity_credential=True,
+        managed_identity_client_id=settings.managed_identity_client_id or None,
+    )

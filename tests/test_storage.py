@@ -6,6 +6,7 @@ the adapters are built with; the connection-string path runs against Azurite eve
 
 from __future__ import annotations
 
+import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
 from leads import storage
@@ -41,3 +42,15 @@ def test_connection_string_needs_no_credential() -> None:
     settings = load_storage({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
     assert not settings.uses_identity
     assert LeadTable(settings).client.url.startswith("http://127.0.0.1:10002/devstoreaccount1")
+
+
+def test_the_dynamics_app_registration_is_not_used_for_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AZURE_* name the Dynamics app registration (empty in the sample settings): storage must not sign in with it.
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.setenv(name, "")
+    settings = load_storage({key: value for key, value in IDENTITY_BASED.items() if not key.endswith("credential")})
+    credential = storage.credential(settings)
+    kinds = {type(part).__name__ for part in credential.credentials}
+    assert "EnvironmentCredential" not in kinds
+    assert "WorkloadIdentityCredential" not in kinds
+    assert {"AzureCliCredential", "AzureDeveloperCliCredential", "ManagedIdentityCredential"} <= kinds
