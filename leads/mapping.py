@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from leads.payload import Lead
+from leads.payload import Lead, cut
 
 # Fixed namespace: the same marketplace lead always maps to the same Dataverse leadid, so a repeated
 # create is answered "already exists" instead of making a second lead.
@@ -85,15 +85,3 @@ def to_dataverse(lead: Lead, received_at: datetime) -> dict[str, Any]:
     body: dict[str, Any] = {name: cut(value, COLUMN_LENGTHS[name]) for name, value in columns.items() if value}
     body["leadsourcecode"] = LEAD_SOURCE_WEB
     return body
-
-
-def cut(value: str, limit: int) -> str:
-    """Cut to ``limit`` UTF-16 code units (how Dataverse counts length), never splitting a character."""
-    if len(value) <= limit // 2:
-        return value
-    units = 0
-    for index, char in enumerate(value):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return value[:index]
-    return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,13 +102,12 @@ def decode_body(body: bytes) -> dict[str, Any]:
         raise InvalidLead(f"request body is not valid UTF-8 (byte {exc.start})") from None
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = (
-            f"line {exc.lineno} column {exc.colno}: {exc.msg}"
-            if isinstance(exc, json.JSONDecodeError)
-            else "nested too deeply"
-        )
-        raise InvalidLead(f"request body is not valid JSON ({detail})") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidLead(f"request body is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise InvalidLead("request body is not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts (4,300 digits)
+        raise InvalidLead(f"request body is not valid JSON ({str(exc).splitlines()[0][:100]})") from None
     if not isinstance(document, dict):
         raise InvalidLead(f"expected a JSON object, got {_json_type(document)}")
     if _depth(document) > MAX_DEPTH:
@@ -152,6 +152,27 @@ def lead_id_of(document: dict[str, Any]) -> str:
     """Deterministic id: the same lead delivered twice (key case and whitespace aside) gets the same id."""
     canonical = json.dumps(_canonical(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def cut(value: str, limit: int) -> str:
+    """Cut to ``limit`` UTF-16 code units, never splitting a character. Dataverse columns and Table storage
+    properties count UTF-16, where a character outside the BMP (an emoji) takes two units."""
+    return next(utf16_chunks(value, limit), "")
+
+
+def utf16_chunks(value: str, limit: int) -> Iterator[str]:
+    """``value`` in consecutive pieces of at most ``limit`` UTF-16 code units, never splitting a character."""
+    if len(value) <= limit // 2:  # short enough whatever the characters are
+        yield value
+        return
+    start = units = 0
+    for index, char in enumerate(value):
+        width = 2 if ord(char) > 0xFFFF else 1
+        if units + width > limit:
+            yield value[start:index]
+            start, units = index, 0
+        units += width
+    yield value[start:]
 
 
 def _canonical(value: Any) -> Any:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from leads.payload import Lead, parse_lead
+from leads.payload import Lead, cut, parse_lead, utf16_chunks
 
-# A string property holds at most 64 KiB of UTF-16, i.e. 32,768 characters; stay a little under.
-MAX_PROPERTY_CHARS = 32_000
+# A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
+MAX_PROPERTY_UNITS = 32_000
 RAW_PAYLOAD_PROPERTY = "RawPayload"
 
 
@@ -35,20 +35,21 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "RowKey": row_key,
         # Columns of the marketplace's own "Azure Table" destination (OfferDisplayName is its name for
         # OfferTitle in the wild; both are written so either export keeps working).
-        "ActionCode": lead.action_code,
+        # These copies are cut to what a property holds; RawPayload keeps every character.
+        "ActionCode": cut(lead.action_code, MAX_PROPERTY_UNITS),
         "CreatedTime": received_at.astimezone(UTC).isoformat(),
-        "CustomerInfo": json.dumps(lead.contact.as_marketplace_json(), ensure_ascii=False),
-        "Description": lead.description[:MAX_PROPERTY_CHARS],
-        "LeadSource": lead.lead_source.raw[:MAX_PROPERTY_CHARS],
-        "OfferTitle": lead.offer_title[:MAX_PROPERTY_CHARS],
-        "OfferDisplayName": lead.offer_title[:MAX_PROPERTY_CHARS],
+        "CustomerInfo": cut(json.dumps(lead.contact.as_marketplace_json(), ensure_ascii=False), MAX_PROPERTY_UNITS),
+        "Description": cut(lead.description, MAX_PROPERTY_UNITS),
+        "LeadSource": cut(lead.lead_source.raw, MAX_PROPERTY_UNITS),
+        "OfferTitle": cut(lead.offer_title, MAX_PROPERTY_UNITS),
+        "OfferDisplayName": cut(lead.offer_title, MAX_PROPERTY_UNITS),
         # Ours.
         "LeadId": lead.lead_id,
         "Status": Status.RECEIVED.value,
         "IsTest": lead.is_test,
-        "Source": lead.lead_source.source[:MAX_PROPERTY_CHARS],
-        "Action": lead.action[:MAX_PROPERTY_CHARS],
-        "OfferId": lead.lead_source.offer_id[:MAX_PROPERTY_CHARS],
+        "Source": cut(lead.lead_source.source, MAX_PROPERTY_UNITS),
+        "Action": cut(lead.action, MAX_PROPERTY_UNITS),
+        "OfferId": cut(lead.lead_source.offer_id, MAX_PROPERTY_UNITS),
         "ReceivedAt": received_at,
         "UpdatedAt": received_at,
     }
@@ -58,9 +59,9 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
 
 def raw_payload_properties(document: dict[str, Any]) -> dict[str, str]:
     """The payload as received (unknown keys included), split over RawPayload, RawPayload1, … when it is
-    longer than one string property can hold (a 64 KiB body can be 64 K characters)."""
+    longer than one string property can hold (a 64 KiB body can be 64 K UTF-16 units, or more with emoji)."""
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    chunks = [text[start : start + MAX_PROPERTY_CHARS] for start in range(0, len(text), MAX_PROPERTY_CHARS)] or [""]
+    chunks = utf16_chunks(text, MAX_PROPERTY_UNITS)
     return {f"{RAW_PAYLOAD_PROPERTY}{index or ''}": chunk for index, chunk in enumerate(chunks)}
 
 

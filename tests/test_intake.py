@@ -164,3 +164,27 @@ def test_logs_carry_the_lead_id_and_no_personal_data(
     assert answer["id"] in caplog.text
     for personal in ("Ada", "Lovelace", "ada@contoso.example", "7946", "Contoso Ltd"):
         assert personal not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        marketplace_lead(UserDetails={"Company": "C" * 40_000}),  # CustomerInfo beyond one property
+        marketplace_lead(Description="😀" * 11_000 + "x" * 20_000),  # emoji take two UTF-16 units each
+    ],
+    ids=["long-company", "emoji"],
+)
+def test_leads_that_fill_properties_are_stored_whole(storage_env: StorageSettings, document: dict[str, Any]) -> None:
+    raw = json.dumps(document, ensure_ascii=False).encode()
+    assert len(raw) <= MAX_BODY_BYTES
+    status, _, _ = post(raw)
+    assert status == 202
+    [row] = table_rows(storage_env)
+    parts = [row[name] for name in sorted(row) if name.startswith("RawPayload")]
+    assert json.loads("".join(parts)) == document
+
+
+def test_number_too_long_to_convert_is_a_400(storage_env: StorageSettings) -> None:
+    status, answer, _ = post(b'{"OfferTitle": "x", "Phone": ' + b"9" * 5000 + b"}")
+    assert status == 400
+    assert "not valid JSON" in answer["error"]

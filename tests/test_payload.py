@@ -2,7 +2,16 @@ import json
 
 import pytest
 
-from leads.payload import MAX_BODY_BYTES, InvalidLead, decode_body, lead_id_of, parse_lead, parse_lead_source
+from leads.payload import (
+    MAX_BODY_BYTES,
+    InvalidLead,
+    cut,
+    decode_body,
+    lead_id_of,
+    parse_lead,
+    parse_lead_source,
+    utf16_chunks,
+)
 from tests.leadsamples import body, marketplace_lead, validation_lead
 
 
@@ -127,3 +136,12 @@ def test_body_over_64_kib_is_refused_with_413() -> None:
 
 def test_utf8_bom_is_accepted() -> None:
     assert decode_body(b"\xef\xbb\xbf" + body(marketplace_lead()))["OfferTitle"] == "Contoso CRM Connector"
+
+
+def test_utf16_chunks_never_split_a_character_and_lose_nothing() -> None:
+    text = "a😀" * 10 + "b" * 7
+    chunks = list(utf16_chunks(text, 5))
+    assert "".join(chunks) == text
+    assert all(len(chunk.encode("utf-16-le")) // 2 <= 5 for chunk in chunks)
+    assert list(utf16_chunks("", 5)) == [""]
+    assert cut("😀😀😀", 5) == "😀😀"

@@ -40,8 +40,8 @@ def test_large_payload_is_split_over_properties_and_read_back_whole() -> None:
     entity = record.new_entity(parse_lead(document), RECEIVED)
     chunks = [name for name in entity if name.startswith("RawPayload")]
     assert chunks == ["RawPayload", "RawPayload1"]
-    assert all(len(entity[name]) <= record.MAX_PROPERTY_CHARS for name in chunks)
-    assert len(entity["Description"]) == record.MAX_PROPERTY_CHARS
+    assert all(len(entity[name]) <= record.MAX_PROPERTY_UNITS for name in chunks)
+    assert len(entity["Description"]) == record.MAX_PROPERTY_UNITS
     assert record.raw_payload(entity) == document
 
 
