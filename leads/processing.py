@@ -25,7 +25,8 @@ from typing import Any
 from leads import mapping, record
 from leads.dataverse import Dataverse, DataverseRejected, DataverseUnavailable
 from leads.emails import DynamicsState, Email, failure_alert, lead_notification
-from leads.mail import Mailer, MailError
+from leads.mail import Mailer, MailError, without_addresses
+from leads.payload import Lead
 from leads.record import Status
 from leads.settings import DynamicsSettings
 from leads.storage import LeadChanged
@@ -97,8 +98,9 @@ class Pipeline:
                 created = self.dataverse().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at))
             except DataverseRejected as exc:
                 status = Status.FAILED
-                state = DynamicsState("failed", error=str(exc))
-                changes["LastError"] = _error_text(exc)
+                error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
+                state = DynamicsState("failed", error=error)
+                changes["LastError"] = error
                 log.error("lead %s: Dataverse refused it (%s %s)", lead_id, exc.status, exc.code)
             else:
                 changes["DynamicsLeadId"] = dynamics_lead_id
@@ -113,7 +115,16 @@ class Pipeline:
             if status == Status.FAILED:
                 mails.append(("AlertedAt", lambda: failure_alert(lead_id, lead.offer_title, lead.is_test,
                                                                  state.error, received_at)))  # fmt: skip
-            changes |= self._send_once(mailer, lead_id, entity, mails, changes)
+            try:
+                changes |= self._send_once(mailer, lead_id, entity, mails, changes)
+            except MailError as exc:
+                if exc.transient:
+                    raise
+                # A mail setting is wrong (permission, mailbox, password): retrying cannot help until someone fixes
+                # it. The lead fails, `status` says why, and `replay --failed` sends the mail once it is fixed.
+                status = Status.FAILED
+                changes["LastError"] = f"mail: {exc}"[:MAX_ERROR_CHARS]
+                log.error("lead %s: the mail could not be sent and will not be retried: %s", lead_id, exc)
         changes |= {"Status": status.value, "UpdatedAt": self.clock(), CLAIM: ""}
         if status != Status.FAILED:
             changes["LastError"] = ""
@@ -121,29 +132,44 @@ class Pipeline:
         log.info("lead %s %s", lead_id, status.value)
 
     def mark_failed(self, lead_id: str, reason: str) -> None:
-        """For the poison queue: the lead gave up retrying. Mark it failed and alert the contacts."""
+        """For the poison queue: the lead gave up retrying. Mark it failed, and send the contacts the lead itself
+        (if it has not gone out yet: they must not miss it) and the failure alert."""
         entity = self.table.get(lead_id)
         if entity is None:
             log.error("poison message for unknown lead %s", lead_id)
             return
         if entity.get("Status") == Status.DONE:
             return
-        error = f"{reason}; last error: {entity.get('LastError') or 'no error was recorded'}"[:MAX_ERROR_CHARS]
-        failed = {"Status": Status.FAILED.value, "LastError": error, "UpdatedAt": self.clock()}
-        entity |= failed | {"_etag": self.table.update(lead_id, failed)}
-        log.error("lead %s failed: %s", lead_id, reason)
+        if entity.get("Status") == Status.FAILED:
+            error = entity.get("LastError") or reason  # a second poison message: the first one said why
+        else:
+            error = f"{reason}; last error: {entity.get('LastError') or 'no error was recorded'}"[:MAX_ERROR_CHARS]
+            failed = {"Status": Status.FAILED.value, "LastError": error, "UpdatedAt": self.clock()}
+            entity |= failed | {"_etag": self.table.update(lead_id, failed)}
+            log.error("lead %s failed: %s", lead_id, reason)
         try:
             mailer = self.mailer()
-            if mailer is not None:
-                lead = record.lead_from_entity(entity)
-                alert = failure_alert(lead_id, lead.offer_title, lead.is_test, error, entity.get("ReceivedAt"))
-                # A claim left by a worker that died must not hold back the alert: this is the last word.
-                sent = self._send_once(mailer, lead_id, entity, [("AlertedAt", lambda: alert)], {}, defer=False)
-                if sent:
-                    self.table.update(lead_id, sent | {CLAIM: ""})
+            if mailer is None:
+                return
+            lead = record.lead_from_entity(entity)
+            received_at = entity.get("ReceivedAt") or self.clock()
+            if entity.get("DynamicsLeadId"):
+                link = self.dynamics_settings().record_link(entity["DynamicsLeadId"])
+                state = DynamicsState("created", link=link)
+            else:
+                state = DynamicsState("failed", error=error)
+            mails: list[tuple[str, Callable[[], Email]]] = [
+                ("NotifiedAt", lambda: lead_notification(lead, received_at, state)),
+                ("AlertedAt", lambda: failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)),
+            ]
+            # A claim left by a worker that died must not hold these back: this is the last word on the lead.
+            sent = self._send_once(mailer, lead_id, entity, mails, {}, defer=False)
+            if sent:
+                self.table.update(lead_id, sent | {CLAIM: ""})
         except Exception:
-            # Raising here would only move the message to a poison queue of the poison queue.
-            log.exception("lead %s: the failure alert could not be sent", lead_id)
+            # The lead is marked failed and `status` shows it; raising would only make the host retry this poison
+            # message when its lock expires, with the same outcome.
+            log.exception("lead %s: the failure mail could not be sent", lead_id)
 
     def _send_once(
         self,
@@ -182,7 +208,7 @@ class Pipeline:
                 mailer.send(compose())
                 sent[field] = self.clock()
                 log.info("lead %s: %s sent", lead_id, "notification" if field == "NotifiedAt" else "failure alert")
-        except MailError:
+        except Exception:
             self.table.update(lead_id, sent | {CLAIM: ""})  # the next delivery sends what is still missing
             raise
         return sent
@@ -198,6 +224,14 @@ class Pipeline:
             self.table.update(lead_id, {"LastError": text[:MAX_ERROR_CHARS], "UpdatedAt": self.clock()})
         except Exception:
             log.warning("lead %s: could not record the error", lead_id, exc_info=True)
+
+
+def _without_personal_data(text: str, lead: Lead) -> str:
+    """An error to keep or mail, with the lead's own contact values and any address taken out."""
+    for value in sorted(vars(lead.contact).values(), key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, "[redacted]")
+    return without_addresses(text)
 
 
 def _error_text(error: Exception) -> str:

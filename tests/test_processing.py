@@ -189,13 +189,18 @@ def test_persistent_5xx_raises_for_the_queue_and_records_the_error(app_env: dict
 
 def test_permanent_400_marks_failed_and_still_tells_the_contacts(app_env: dict[str, str], standins: StandIns) -> None:
     lead_id = post(marketplace_lead())
-    error = {"error": {"code": "0x80040203", "message": "Invalid argument."}}
-    standins.dataverse.fail_next(400, body=error, method="PATCH")
+    # Dataverse's messages can quote the values it refused: they must not end up in LastError or the alert.
+    refusal = "Invalid argument: 'Contoso Ltd' for Ada Lovelace <ada@contoso.example> is not allowed."
+    standins.dataverse.fail_next(400, body={"error": {"code": "0x80040203", "message": refusal}}, method="PATCH")
     process(message(lead_id))  # completes: retrying cannot help
     row = entity(lead_id)
     assert row["Status"] == "failed"
-    assert "0x80040203" in row["LastError"] and "Invalid argument." in row["LastError"]
-    assert "Ada" not in row["LastError"]
+    assert "0x80040203" in row["LastError"] and "Invalid argument" in row["LastError"]
+    for personal in ("Ada", "Lovelace", "ada@contoso.example", "Contoso Ltd"):
+        assert personal not in row["LastError"]
+    [alert] = [mail for mail in standins.graph.messages if "could not be delivered" in mail.subject]
+    assert "ada@contoso.example" not in alert.content and "Lovelace" not in alert.content
+    assert "[redacted]" in alert.content  # the refusal is there, without the values it quoted
     subjects = sorted(mail.subject for mail in standins.graph.messages)
     assert len(subjects) == 2  # the lead itself (saying Dynamics failed) and the failure alert
     assert any("could not be delivered" in subject for subject in subjects)
@@ -236,10 +241,14 @@ def test_poison_message_marks_the_lead_failed_and_alerts(app_env: dict[str, str]
     assert row["Status"] == "failed"
     assert "gave up: every delivery failed" in row["LastError"]
     assert "503" in row["LastError"]
-    [alert] = standins.graph.messages
-    assert "could not be delivered" in alert.subject
-    poison(message(lead_id, dequeue_count=6))  # a second poison message: no second alert
-    assert len(standins.graph.messages) == 1
+    # The contacts get the lead itself (they must not miss it, whatever Dynamics did) and the alert.
+    subjects = sorted(mail.subject for mail in standins.graph.messages)
+    assert len(subjects) == 2
+    assert any("could not be delivered" in subject for subject in subjects)
+    assert any(subject.startswith("New marketplace lead") for subject in subjects)
+    poison(message(lead_id, dequeue_count=6))  # a second poison message: no more mail, the reason kept as it was
+    assert len(standins.graph.messages) == 2
+    assert entity(lead_id)["LastError"] == row["LastError"]
 
 
 def test_disabled_dynamics_holds_the_lead_and_still_mails(
@@ -294,7 +303,8 @@ def test_two_concurrent_workers_send_one_mail(app_env: dict[str, str], standins:
         thread.join()
     assert len(standins.graph.messages) == 1
     assert len(standins.dataverse.leads) == 1
-    assert all("another worker" in str(error) for error in errors)
+    assert len(errors) == 1
+    assert "another worker" in str(errors[0])
     process(message(lead_id, dequeue_count=2))  # the retry of the loser finds it done
     assert len(standins.graph.messages) == 1
     assert entity(lead_id)["Status"] == "done"
@@ -388,3 +398,22 @@ def test_timeout_then_retry_still_makes_one_lead(app_env: dict[str, str], standi
     assert sorted(create.status for create in dataverse_creates(standins)) == [204, 412]
     assert len(standins.dataverse.leads) == 1
     assert entity(lead_id)["Status"] == "done"
+
+
+def test_a_mail_setting_that_is_wrong_fails_the_lead_without_retries(
+    app_env: dict[str, str], standins: StandIns
+) -> None:
+    lead_id = post(marketplace_lead())
+    standins.graph.permissions.discard("Mail.Send")
+    process(message(lead_id))  # completes: retrying cannot help until someone grants the permission
+    row = entity(lead_id)
+    assert row["Status"] == "failed"
+    assert "Mail.Send" in row["LastError"]
+    assert row["DynamicsLeadId"]
+    standins.graph.permissions.add("Mail.Send")
+    runtime.lead_table().update(lead_id, {"Status": "received"})  # what `replay --failed` does
+    process(message(lead_id, dequeue_count=1))
+    assert entity(lead_id)["Status"] == "done"
+    assert len(standins.dataverse.leads) == 1
+    assert len(dataverse_creates(standins)) == 1
+    assert len(standins.graph.messages) == 1
