@@ -86,7 +86,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
         report(True, "contacts", f"{len(valid)} address(es) parse")
     else:
         report(None, "contacts", "NOTIFY_TO is empty: no notification emails will be sent")
-    if mail is not None and dynamics is not None:
+    if mail is not None:
         _check_mail(mail, dynamics, report)
     failed = [result for result in results if result.ok is False]
     if out is not None:
@@ -186,6 +186,9 @@ def _check_mail(mail: Any, dynamics: Any, report: Callable[[bool | None, str, st
     if not mail.enabled:
         report(None, "mail", "no notifications (NOTIFY_TO empty or MAIL_TRANSPORT=none)")
         return
+    if mail.transport == "graph" and dynamics is None:
+        report(None, "mail (graph)", "not checked: Graph signs in with the Dynamics settings, which need fixing first")
+        return
     try:
         tokens = token_source(dynamics) if mail.transport == "graph" else None
         mailer = new_mailer(mail, tokens, requests.Session())
@@ -256,6 +259,7 @@ def follow(table: LeadTable, lead_id: str, out: TextIO, seconds: float) -> int:
     """Print each step the lead takes until it is done, held or failed."""
     steps = [("Status", "stored"), ("DynamicsLeadId", "in Dynamics as"), ("NotifiedAt", "contacts notified at")]
     shown: set[str] = set()
+    entity: dict[str, Any] | None = None
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -273,11 +277,12 @@ def follow(table: LeadTable, lead_id: str, out: TextIO, seconds: float) -> int:
             print(f"{PASS if ok else FAIL} lead {lead_id} is {entity['Status']}{error}", file=out)
             return 0 if ok else 1
         time.sleep(0.5)
-    print(
-        f"{FAIL} lead {lead_id} is still {entity.get('Status') if entity else 'unknown'} after {seconds:.0f}s; "
-        "is the queue function running?",
-        file=out,
-    )
+    if entity is None:
+        print(f"{FAIL} lead {lead_id} is not in the table configured here (AzureWebJobsStorage, LEADS_TABLE): "
+              "follow it with `status` where the endpoint's settings are", file=out)  # fmt: skip
+    else:
+        print(f"{FAIL} lead {lead_id} is still {entity.get('Status')} after {seconds:.0f}s; is the queue function "
+              "running?", file=out)  # fmt: skip
     return 1
 
 

@@ -95,7 +95,10 @@ class Dataverse:
             try:
                 headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
             except SignInError as exc:
-                raise DataverseRejected(None, "SignInFailed", str(exc)) from exc
+                failure = DataverseUnavailable if exc.transient else DataverseRejected
+                raise failure(None, "SignInFailed", str(exc)) from exc
+            except requests.RequestException as exc:  # Entra ID could not be reached
+                raise DataverseUnavailable(None, exc.__class__.__name__, "Entra ID did not answer") from exc
             try:
                 response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:

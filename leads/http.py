@@ -52,6 +52,24 @@ def retry_rules(total: int = 4, backoff_factor: float = 0.5) -> Retry:
     )
 
 
+def send_retry_rules() -> Retry:
+    """For sending mail, where a request that went through must not be repeated: only what the server refused
+    before acting on it (429, 503, a connection that never opened) is retried here. After a time-out or another
+    5xx it is unknown whether the mail went out; an immediate retry could send it twice, so that goes back to
+    the queue, which tries later (the contacts may then get it twice rather than never)."""
+    return _Retry(
+        total=4,
+        read=0,
+        other=0,
+        backoff_factor=0.5,
+        backoff_max=30,
+        status_forcelist=(429, 503),
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
 def new_session(retries: Retry | None = None) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retries or retry_rules(), pool_maxsize=16)

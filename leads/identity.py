@@ -44,7 +44,16 @@ _ADVICE = {
 
 
 class SignInError(RuntimeError):
-    """Entra ID refused to issue a token; the message says which setting to fix."""
+    """No token: the message says which setting to fix. ``transient``: Entra ID (or the managed identity
+    endpoint) had trouble of its own, and trying again later may work."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+# OAuth error codes that mean the service, not a setting, is at fault (RFC 6749 §4.1.2.1).
+_TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error"}
 
 
 class TokenSource(Protocol):
@@ -119,7 +128,8 @@ class _MsalTokens(_OneSignInAtATime):
         if result and "access_token" in result:
             token: str = result["access_token"]
             return token
-        raise SignInError(advice(result or {}))
+        result = result or {}
+        raise SignInError(advice(result), transient=result.get("error") in _TRANSIENT_ERRORS)
 
 
 class ClientSecretTokens(_MsalTokens):
@@ -189,9 +199,11 @@ class ManagedIdentityTokens(_OneSignInAtATime):
                 # azure-identity caches the token until shortly before it expires.
                 token: str = credential.get_token(scope).token
         except ClientAuthenticationError as exc:
+            # The endpoint's answers do not tell a missing identity from a hiccup: let the queue try again.
             raise SignInError(
                 f"the managed identity could not get a token ({exc.message.splitlines()[0]}); check that the "
-                "Function App has the identity and, for a user-assigned one, that AZURE_CLIENT_ID is its client id"
+                "Function App has the identity and, for a user-assigned one, that AZURE_CLIENT_ID is its client id",
+                transient=True,
             ) from exc
         return token
 

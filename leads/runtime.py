@@ -8,8 +8,10 @@ load with the first invocation that needs them, so the worker indexes the functi
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from leads import settings
 
@@ -23,49 +25,75 @@ if TYPE_CHECKING:
     from leads.queue import LeadQueue
     from leads.table import LeadTable
 
+T = TypeVar("T")
+_creating = threading.RLock()  # re-entrant: factories call each other
 
-@cache
+
+class _Once(Generic[T]):
+    """A factory whose first result is kept for the process. Invocations run on several threads at once, and
+    a cold start sends them in together: the lock makes them share one client (and one sign-in)."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._cached = cache(factory)
+        wraps(factory)(self)
+
+    def __call__(self) -> T:
+        with _creating:
+            return self._cached()
+
+    def cache_clear(self) -> None:
+        self._cached.cache_clear()
+
+
+@_Once
 def storage_settings() -> settings.StorageSettings:
     return settings.load_storage()
 
 
-@cache
+@_Once
 def dynamics_settings() -> settings.DynamicsSettings:
     return settings.load_dynamics()
 
 
-@cache
+@_Once
 def mail_settings() -> settings.MailSettings:
     return settings.load_mail()
 
 
-@cache
+@_Once
 def reconcile_settings() -> settings.ReconcileSettings:
     return settings.load_reconcile()
 
 
-@cache
+@_Once
 def lead_table() -> LeadTable:
     from leads.table import LeadTable
 
     return LeadTable(storage_settings())
 
 
-@cache
+@_Once
 def lead_queue() -> LeadQueue:
     from leads.queue import LeadQueue
 
     return LeadQueue(storage_settings())
 
 
-@cache
+@_Once
 def http_session() -> requests.Session:
     from leads.http import new_session
 
     return new_session()
 
 
-@cache
+@_Once
+def mail_session() -> requests.Session:
+    from leads.http import new_session, send_retry_rules
+
+    return new_session(send_retry_rules())
+
+
+@_Once
 def tokens() -> TokenSource:
     """One token source (and so one token cache) for Dataverse and Graph alike."""
     from leads.identity import token_source
@@ -73,22 +101,22 @@ def tokens() -> TokenSource:
     return token_source(dynamics_settings())
 
 
-@cache
+@_Once
 def dataverse() -> Dataverse:
     from leads.dataverse import Dataverse
 
     return Dataverse(dynamics_settings(), tokens(), http_session())
 
 
-@cache
+@_Once
 def mailer() -> Mailer | None:
     from leads.mail import new_mailer
 
     mail = mail_settings()
-    return new_mailer(mail, tokens() if mail.enabled and mail.transport == "graph" else None, http_session())
+    return new_mailer(mail, tokens() if mail.enabled and mail.transport == "graph" else None, mail_session())
 
 
-@cache
+@_Once
 def pipeline() -> Pipeline:
     from leads.processing import Pipeline
 
@@ -98,5 +126,5 @@ def pipeline() -> Pipeline:
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, lead_table, lead_queue,
-                   http_session, tokens, dataverse, mailer, pipeline):  # fmt: skip
+                   http_session, mail_session, tokens, dataverse, mailer, pipeline):  # fmt: skip
         cached.cache_clear()

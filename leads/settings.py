@@ -283,21 +283,7 @@ def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
     username = read.text("DYNAMICS_USERNAME")
     password = read.text("DYNAMICS_PASSWORD")
     if enabled:
-        registration = "the Entra ID app registration's"
-        if auth == "client_secret":
-            read.required("AZURE_TENANT_ID", f"DYNAMICS_AUTH=client_secret needs {registration} directory (tenant) id")
-            read.required(
-                "AZURE_CLIENT_ID", f"DYNAMICS_AUTH=client_secret needs {registration} application (client) id"
-            )
-            read.required("AZURE_CLIENT_SECRET", f"DYNAMICS_AUTH=client_secret needs a client secret of {registration}")
-        elif auth == "username_password":
-            read.required(
-                "AZURE_CLIENT_ID",
-                "DYNAMICS_AUTH=username_password needs the client id of a public "
-                "client app registration with the Dynamics CRM user_impersonation permission",
-            )
-            read.required("DYNAMICS_USERNAME", "DYNAMICS_AUTH=username_password needs the Office 365 user name")
-            read.required("DYNAMICS_PASSWORD", "DYNAMICS_AUTH=username_password needs the Office 365 password")
+        _require_sign_in(read, auth)
     authority_host = DEFAULT_AUTHORITY_HOST
     try:
         authority_host = normalise_authority_host(read.text("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST))
@@ -316,6 +302,24 @@ def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
         password=password,
         authority_host=authority_host,
     )
+
+
+def _require_sign_in(read: _Reader, auth: str, purpose: str = "") -> None:
+    """The settings DYNAMICS_AUTH's sign-in needs (Dynamics, and Graph mail, sign in the same way)."""
+    mode = f"DYNAMICS_AUTH={auth}{purpose}"
+    registration = "the Entra ID app registration's"
+    if auth == "client_secret":
+        read.required("AZURE_TENANT_ID", f"{mode} needs {registration} directory (tenant) id")
+        read.required("AZURE_CLIENT_ID", f"{mode} needs {registration} application (client) id")
+        read.required("AZURE_CLIENT_SECRET", f"{mode} needs a client secret of {registration}")
+    elif auth == "username_password":
+        read.required(
+            "AZURE_CLIENT_ID",
+            f"{mode} needs the client id of a public client app registration with the Dynamics CRM "
+            "user_impersonation permission",
+        )
+        read.required("DYNAMICS_USERNAME", f"{mode} needs the Office 365 user name")
+        read.required("DYNAMICS_PASSWORD", f"{mode} needs the Office 365 password")
 
 
 # --- notification mail --------------------------------------------------------------------------
@@ -389,6 +393,10 @@ def load_mail(env: Mapping[str, str] | None = None) -> MailSettings:
         read.problem(
             "GRAPH_URL", f"is {graph_url!r}; use https://graph.microsoft.com or your national cloud's Graph URL"
         )
+    if transport == "graph" and notify_to and not read.flag("DYNAMICS_ENABLED", True):
+        # With Dynamics on, its own settings check the sign-in; Graph mail signs in the same way.
+        auth = read.choice("DYNAMICS_AUTH", "client_secret", ("client_secret", "username_password", "managed_identity"))
+        _require_sign_in(read, auth, " (used for MAIL_TRANSPORT=graph)")
     smtp_host = read.text("SMTP_HOST")
     if transport == "smtp" and notify_to and not smtp_host:
         read.problem("SMTP_HOST", "is not set; MAIL_TRANSPORT=smtp needs the SMTP server's host name")

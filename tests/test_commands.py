@@ -179,3 +179,13 @@ def test_command_line_help_and_status(
             main(["replay"])  # needs lead ids, --failed or --held
     assert "DYNAMICS_ENABLED" not in os.environ
     assert "1 lead(s) · done 1" in capsys.readouterr().out
+
+
+def test_follow_says_when_the_lead_is_not_in_this_table(app_env: dict[str, str]) -> None:
+    out = io.StringIO()
+    assert commands.follow(runtime.lead_table(), "a" * 32, out, seconds=0.6) == 1
+    assert "not in the table configured here" in out.getvalue()
+    done = store("followed", "done")
+    out = io.StringIO()
+    assert commands.follow(runtime.lead_table(), done, out, seconds=5) == 0
+    assert f"lead {done} is done" in out.getvalue()

@@ -14,7 +14,7 @@ import requests
 
 from leads.emails import DynamicsState, Email, failure_alert, lead_notification
 from leads.graph import GraphMailer
-from leads.http import new_session, retry_rules
+from leads.http import new_session, retry_rules, send_retry_rules
 from leads.identity import TokenSource, UsernamePasswordTokens, token_source
 from leads.mail import Mailer, MailError, new_mailer
 from leads.payload import parse_lead
@@ -50,8 +50,10 @@ def fast_session(total: int = 2) -> requests.Session:
 
 
 def graph_mailer(env: dict[str, str], session: requests.Session | None = None, **overrides: str) -> Mailer:
+    """A Graph mailer as the app builds one (the sending retry rules), unless a session is given."""
     settings = {**env, **overrides}
-    mailer = new_mailer(load_mail(settings), token_source(load_dynamics(settings)), session or new_session())
+    session = session or new_session(send_retry_rules())
+    mailer = new_mailer(load_mail(settings), token_source(load_dynamics(settings)), session)
     assert isinstance(mailer, GraphMailer)
     return mailer
 
@@ -131,13 +133,22 @@ def test_server_error_is_retried_then_sends(standins: StandIns, env: dict[str, s
 
 
 def test_persistent_server_error_is_transient(standins: StandIns, env: dict[str, str]) -> None:
-    standins.graph.fail_next(500, times=10, path="sendMail")
+    standins.graph.fail_next(503, times=10, path="sendMail")
     with pytest.raises(MailError) as raised:
         graph_mailer(env, fast_session(total=2)).send(EMAIL)
     assert raised.value.transient
-    assert "HTTP 500" in str(raised.value)
-    assert send_mail_requests(standins) == [500, 500, 500]
+    assert "HTTP 503" in str(raised.value)
+    assert send_mail_requests(standins) == [503, 503, 503]
     assert standins.graph.messages == []
+
+
+def test_a_500_is_not_resent_at_once(standins: StandIns, env: dict[str, str]) -> None:
+    # Graph may have sent the mail before failing: resending at once could deliver it twice. The queue retries later.
+    standins.graph.fail_next(500, path="sendMail")
+    with pytest.raises(MailError) as raised:
+        graph_mailer(env).send(EMAIL)
+    assert raised.value.transient
+    assert send_mail_requests(standins) == [500]
 
 
 def test_throttling_longer_than_the_app_waits_is_transient(standins: StandIns, env: dict[str, str]) -> None:
@@ -238,9 +249,8 @@ def test_graph_url_of_another_cloud_is_named(env: dict[str, str]) -> None:
 
 def test_timeout_is_transient(standins: StandIns, env: dict[str, str]) -> None:
     settings = {**env}
-    mailer = GraphMailer(
-        load_mail(settings), token_source(load_dynamics(settings)), fast_session(total=0), timeout=(2, 0.3)
-    )
+    session = new_session(send_retry_rules())  # what the app sends with: no resend after a time-out
+    mailer = GraphMailer(load_mail(settings), token_source(load_dynamics(settings)), session, timeout=(2, 0.3))
     mailer.check()  # signed in and connected before the clock matters
     standins.graph.fail_next(delay=1, path="sendMail")
 
@@ -252,6 +262,8 @@ def test_timeout_is_transient(standins: StandIns, env: dict[str, str]) -> None:
     assert standins.graph.wait_for(lambda: len(standins.graph.messages) == 1)
     # ...and logs the request once it has answered: wait for that too, so it cannot spill into the next test.
     assert standins.graph.wait_for(lambda: send_mail_requests(standins) == [202])
+    time.sleep(0.5)  # a resend would have arrived by now
+    assert len(standins.graph.messages) == 1
 
 
 # --- check ---------------------------------------------------------------------------------------

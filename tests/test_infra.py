@@ -1,8 +1,11 @@
 """The deployment templates in infra/ (Bicep, Azure Developer CLI conventions).
 
 - checkov finds no failed security check (every deliberate exception is an inline ``// checkov:skip=ID: reason``);
-- the app settings the templates create match ``leads.settings.SETTINGS`` both ways (drift test);
-- the JSON files the deployment relies on parse, and the scale cap still fits host.json's queue concurrency.
+- the app settings the templates create match ``leads.settings.SETTINGS`` both ways (drift test), and the secret
+  settings are Key Vault references created by sign-in / mail mode, not by whether the secret value was given;
+- the operator gets Key Vault Secrets Officer, so the documented ``az keyvault secret set`` works;
+- the JSON files the deployment relies on parse, main.parameters.json's ``${NAME=default}`` defaults agree with
+  main.bicep, and the scale cap still fits host.json's queue concurrency.
 
 The Bicep compiler is not available offline, so checkov's own Bicep parser is the syntax check: a file it cannot
 parse fails the test.
@@ -51,11 +54,27 @@ PLATFORM_SETTINGS: dict[str, str] = {
 
 SECRET_SETTINGS = ("AZURE_CLIENT_SECRET", "DYNAMICS_PASSWORD", "SMTP_PASSWORD")
 
+# When main.bicep creates each secret's Key Vault reference: by the mode that needs the secret, never by whether the
+# secret's parameter has a value (`azd provision` replaces every app setting, so a provision without the value would
+# otherwise delete the reference to a secret that is still in the vault).
+SECRET_SETTING_CONDITIONS: dict[str, str] = {
+    "AZURE_CLIENT_SECRET": "dynamicsAuth == 'client_secret'",
+    "DYNAMICS_PASSWORD": "dynamicsAuth == 'username_password'",
+    "SMTP_PASSWORD": "mailTransport == 'smtp' && !empty(smtpUsername)",
+}
+SECRET_PARAMETERS = ("azureClientSecret", "dynamicsPassword", "smtpPassword")
+
+# Built-in role the operator (azd's AZURE_PRINCIPAL_ID) gets on the vault, so docs/deploy.md's
+# `az keyvault secret set` works: Key Vault Secrets Officer.
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+
 # Dataverse service-protection limit: concurrent requests per user (the application user) per web server.
 DATAVERSE_CONCURRENT_REQUESTS = 52
 
 _BLOCK = re.compile(r"^\s*// app-settings:begin\b.*?$(.*?)^\s*// app-settings:end\b", re.MULTILINE | re.DOTALL)
 _KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.+?)\s*$")
+# azd substitution in main.parameters.json: "${NAME}" or "${NAME=default}".
+_AZD_VALUE = re.compile(r"^\$\{(\w+)(?:=([^}]*))?\}$")
 
 
 def bicep_files() -> list[Path]:
@@ -87,6 +106,16 @@ def bicep_params(path: Path) -> dict[str, str]:
     for match in re.finditer(r"^param\s+(\w+)\s+\w+(?:\s*=\s*(.+?))?\s*$", path.read_text(encoding="utf-8"), re.M):
         params[match.group(1)] = match.group(2) or ""
     return params
+
+
+def parameter_file_defaults() -> dict[str, str]:
+    """main.parameters.json values of the form ``${NAME=default}``: parameter name → default."""
+    defaults: dict[str, str] = {}
+    for name, entry in load_json("infra/main.parameters.json")["parameters"].items():
+        match = _AZD_VALUE.match(str(entry.get("value", "")))
+        if match and match.group(2) is not None:
+            defaults[name] = match.group(2)
+    return defaults
 
 
 def load_json(name: str) -> Any:
@@ -254,6 +283,26 @@ def test_secrets_are_key_vault_references() -> None:
         assert settings[name].startswith("'@Microsoft.KeyVault(SecretUri="), f"{name} must be a Key Vault reference"
 
 
+def test_secret_references_follow_the_mode_not_the_secret_value() -> None:
+    text = MAIN_BICEP.read_text(encoding="utf-8")
+    for name, condition in SECRET_SETTING_CONDITIONS.items():
+        match = re.search(rf"^var \w+ = (.+?) \? \{{\s*{name}:", text, re.M)
+        assert match, f"main.bicep: no `var ... = <condition> ? {{ {name}: ... }} : {{}}`"
+        assert match.group(1) == condition, f"{name} is created when {match.group(1)!r}, expected {condition!r}"
+        assert not any(param in match.group(1) for param in SECRET_PARAMETERS), f"{name} depends on the secret value"
+
+
+def test_operator_can_write_key_vault_secrets() -> None:
+    text = (INFRA / "app" / "rbac.bicep").read_text(encoding="utf-8")
+    assert f"keyVaultSecretsOfficer: '{KEY_VAULT_SECRETS_OFFICER}'" in text
+    assignment = re.search(
+        r"resource \w+ '[^']+' = if \(!empty\(operatorPrincipalId\)\) \{\s*"
+        r"name: guid\(vault\.id, operatorPrincipalId, roles\.keyVaultSecretsOfficer\)\s*scope: vault\b",
+        text,
+    )
+    assert assignment, "app/rbac.bicep: the operator needs Key Vault Secrets Officer on the vault"
+
+
 def test_reconcile_schedule_is_always_set() -> None:
     # The timer trigger reads %RECONCILE_SCHEDULE%: an unset or empty setting stops the host indexing it.
     value = template_settings()["RECONCILE_SCHEDULE"]
@@ -283,12 +332,33 @@ def test_parameters_file_matches_main_bicep() -> None:
     assert not required, f"main.bicep parameters without a default or a value in main.parameters.json: {required}"
 
 
+def test_parameter_file_defaults_match_main_bicep() -> None:
+    # "${LEADS_MAX_INSTANCES=8}" and the like: azd uses the default when the variable is not in the azd environment,
+    # so it must agree with the template's own default (azd converts numeric strings for int parameters).
+    declared = bicep_params(MAIN_BICEP)
+    differ = {
+        name: (default, declared[name])
+        for name, default in parameter_file_defaults().items()
+        if declared.get(name) and declared[name].strip("'") != default
+    }
+    assert not differ, f"main.parameters.json default vs main.bicep default: {differ}"
+
+
+def test_integer_parameters_can_be_set_with_azd_env_set() -> None:
+    given = load_json("infra/main.parameters.json")["parameters"]
+    for name in ("maximumInstanceCount", "instanceMemoryMB", "httpAlwaysReadyInstances"):
+        assert _AZD_VALUE.match(str(given.get(name, {}).get("value", ""))), f"{name} is not mapped to an azd variable"
+        assert int(parameter_file_defaults()[name]) == int(bicep_params(MAIN_BICEP)[name])
+
+
 def test_instance_cap_keeps_dataverse_under_its_concurrency_limit() -> None:
     queues = load_json("host.json")["extensions"]["queues"]
     per_instance = queues["batchSize"] + queues["newBatchThreshold"]
-    cap = int(bicep_params(MAIN_BICEP)["maximumInstanceCount"])
+    cap = max(
+        int(bicep_params(MAIN_BICEP)["maximumInstanceCount"]), int(parameter_file_defaults()["maximumInstanceCount"])
+    )
     assert cap * per_instance <= DATAVERSE_CONCURRENT_REQUESTS, (
         f"maximumInstanceCount {cap} x {per_instance} leads per instance (host.json) exceeds Dataverse's "
         f"{DATAVERSE_CONCURRENT_REQUESTS} concurrent requests: lower maximumInstanceCount in infra/main.bicep "
-        "and update its comment and docs/deploy.md"
+        "and LEADS_MAX_INSTANCES's default in infra/main.parameters.json, and update the comment and docs/deploy.md"
     )

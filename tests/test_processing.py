@@ -417,3 +417,19 @@ def test_a_mail_setting_that_is_wrong_fails_the_lead_without_retries(
     assert len(standins.dataverse.leads) == 1
     assert len(dataverse_creates(standins)) == 1
     assert len(standins.graph.messages) == 1
+
+
+def test_entra_having_trouble_is_retried_not_failed(app_env: dict[str, str], standins: StandIns) -> None:
+    lead_id = post(marketplace_lead())
+    busy = {"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error has occurred."}
+    standins.entra.fail_next(503, body=busy, path="/token", times=5)
+    with pytest.raises(Exception, match="503"):  # MSAL raises on Entra's 5xx; the queue delivers the lead again
+        process(message(lead_id))
+    assert entity(lead_id)["Status"] == "received"
+    assert "503" in entity(lead_id)["LastError"]
+    standins.entra.reset()
+    # MSAL keeps answering from its memory of the 5xx for a minute; the next delivery comes minutes later (host.json
+    # visibilityTimeout), here played by a fresh worker.
+    runtime.reset()
+    process(message(lead_id, dequeue_count=2))
+    assert entity(lead_id)["Status"] == "done"

@@ -174,3 +174,13 @@ def test_reconcile_settings() -> None:
     assert load_reconcile({}).grace_minutes == 10
     with pytest.raises(SettingsError, match="RECONCILE_GRACE_MINUTES"):
         load_reconcile({"RECONCILE_GRACE_MINUTES": "0"})
+
+
+def test_graph_mail_needs_the_sign_in_even_with_dynamics_off() -> None:
+    mail = {"NOTIFY_TO": "a@contoso.com", "NOTIFY_FROM": "leads@contoso.com", "DYNAMICS_ENABLED": "false"}
+    with pytest.raises(SettingsError) as caught:
+        load_mail(mail)
+    assert "AZURE_CLIENT_SECRET" in str(caught.value)
+    assert "MAIL_TRANSPORT=graph" in str(caught.value)
+    assert load_mail(mail | {"DYNAMICS_AUTH": "managed_identity"}).enabled
+    assert load_mail(mail | {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "smtp.contoso.com"}).enabled
