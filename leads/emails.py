@@ -12,8 +12,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
@@ -186,6 +189,21 @@ def multi_line(value: str) -> str:
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     lines = ("".join(_visible(char, keep_newlines=True) for char in line) for line in value.split("\n"))
     return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in lines).strip()
+
+
+def mime_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The message as both transports send it: plain text with an HTML alternative, every contact in To."""
+    message = EmailMessage()
+    message["Subject"] = header_text(email.subject)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    # make_msgid() would otherwise look up this machine's FQDN, which can be slow or meaningless in Azure.
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies should not answer it
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
 
 
 def header_text(value: str) -> str:

@@ -11,11 +11,8 @@ import logging
 import smtplib
 import socket
 import ssl
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
-from leads.emails import Email, header_text
+from leads.emails import Email, header_text, mime_message
 from leads.mail import MailError, without_addresses
 from leads.settings import MailSettings
 
@@ -37,21 +34,8 @@ class SmtpMailer:
     def server(self) -> str:
         return f"SMTP_HOST={self.mail.smtp_host}:{self.mail.smtp_port}"
 
-    def message(self, email: Email) -> EmailMessage:
-        message = EmailMessage()
-        message["Subject"] = header_text(email.subject)
-        message["From"] = self.mail.notify_from
-        message["To"] = ", ".join(self.mail.notify_to)
-        message["Date"] = format_datetime(datetime.now(UTC))
-        # make_msgid() would otherwise look up this machine's FQDN, which can be slow or meaningless in Azure.
-        message["Message-ID"] = make_msgid(domain=self.mail.notify_from.rpartition("@")[2] or None)
-        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies should not answer it
-        message.set_content(email.text)
-        message.add_alternative(email.html, subtype="html")
-        return message
-
     def send(self, email: Email) -> None:
-        message = self.message(email)
+        message = mime_message(email, self.mail.notify_from, self.mail.notify_to)
         try:
             smtp = self._connect()
             try:

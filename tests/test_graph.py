@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import logging
 import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -84,18 +88,22 @@ class CountingTokens:
 # --- sending -------------------------------------------------------------------------------------
 
 
-def test_send_delivers_one_html_message_to_every_contact(standins: StandIns, env: dict[str, str]) -> None:
+def test_send_delivers_one_message_with_text_and_html_to_every_contact(standins: StandIns, env: dict[str, str]) -> None:
     graph_mailer(env).send(EMAIL)
 
     assert send_mail_requests(standins) == [202]
     [message] = standins.graph.messages
+    assert message.mime  # base64 MIME: Graph's JSON message could carry only one of the two bodies
     assert message.sender == env["NOTIFY_FROM"]
     assert message.to == NOTIFY_TO and message.cc == () and message.bcc == ()
     assert message.subject == EMAIL.subject
-    assert message.content_type == "HTML"
-    assert message.content == EMAIL.html
-    assert message.save_to_sent_items is False
+    assert message.content.strip() == EMAIL.html.strip()
     [request] = [entry for entry in standins.graph.requests if entry.path.endswith("/sendMail")]
+    sent = email.message_from_bytes(base64.b64decode(str(request.body)), policy=email.policy.default)
+    assert isinstance(sent, EmailMessage)
+    plain, html = sent.get_body(("plain",)), sent.get_body(("html",))
+    assert plain is not None and plain.get_content().strip() == EMAIL.text.strip()
+    assert html is not None and html.get_content().strip() == EMAIL.html.strip()
     assert request.headers["authorization"] == "Bearer"  # the stand-in refuses requests without a bearer token
     assert request.principal == f"app:{env['AZURE_CLIENT_ID']}"
     assert request.path == f"/v1.0/users/{env['NOTIFY_FROM']}/sendMail"
