@@ -23,21 +23,25 @@ param location string
 @description('Resource group name; empty: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Object id of the person running azd (azd sets AZURE_PRINCIPAL_ID): gets table and queue access for `python -m leads status` and `replay`. Empty: none.')
+@description('Object id of the person running azd (azd sets AZURE_PRINCIPAL_ID): gets table and queue access for `python -m leads status` and `replay`, and Key Vault Secrets Officer on the app\'s vault to set and rotate secrets. Empty: none.')
 param principalId string = ''
 
 // --- scale -----------------------------------------------------------------------------------------------
 
-// maximumInstanceCount: 8. The cap limits on-demand instances per function group (Azure's API description;
-// older Microsoft statements call it app-wide, which is only stricter), so the queue-triggered function that
-// writes to Dynamics runs on at most 8 instances. host.json (queues batchSize 4 + newBatchThreshold 2) runs at
-// most 6 leads at once per instance, so at most 8 x 6 = 48 Dataverse requests are in flight: under Dataverse's
-// service-protection limit of 52 concurrent requests per user (the application user is one user). The poison
-// handler and the timer don't call Dataverse. Dataverse's 6,000 requests / 5 minutes, Microsoft Graph's 4
-// concurrent requests per mailbox and Exchange Online's 30 messages per minute cannot be guaranteed by any
-// instance count (one instance can exceed them in a burst): the app honours 429 + Retry-After and the lead waits
-// on the queue (visibilityTimeout 5 minutes). Leads are few (a handful a day), so 8 never limits normal traffic;
-// it matters when a backlog is replayed. Some regions still reject values below 40 (see docs/deploy.md).
+// maximumInstanceCount: 8. Microsoft's Functions documentation (event-driven scaling, "Limit scale-out") says the
+// cap applies to the on-demand instances of each function group (per-function scaling), not to the app's combined
+// instances, and that the lowest value allowed is 1; the REST API reference describes it as "the maximum number of
+// instances for the function app", which would only be stricter. Either way the queue-triggered function that writes
+// to Dynamics runs on at most 8 instances. host.json (queues batchSize 4 + newBatchThreshold 2) runs at most 6 leads
+// at once per instance, so at most 8 x 6 = 48 Dataverse requests are in flight: under Dataverse's service-protection
+// limit of 52 concurrent requests per user (the application user is one user). The poison handler and the timer
+// don't call Dataverse. Dataverse's 6,000 requests / 5 minutes, Microsoft Graph's 4 concurrent requests per mailbox
+// and Exchange Online's 30 messages per minute cannot be guaranteed by any instance count (one instance can exceed
+// them in a burst): the app honours 429 + Retry-After and the lead waits on the queue (visibilityTimeout 5 minutes).
+// Leads are few (a handful a day), so 8 never limits normal traffic; it matters when a backlog is replayed.
+// Fallback: if a deployment reports an error about the maximum instance count (earlier documentation gave 40 as the
+// lowest value), set LEADS_MAX_INSTANCES=40 in the azd environment (docs/deploy.md explains what that means).
+// main.parameters.json passes LEADS_MAX_INSTANCES (default 8, the same as here) to this parameter.
 // tests/test_infra.py re-checks 8 x (batchSize + newBatchThreshold) <= 52 against host.json.
 @description('Highest number of on-demand instances per function group: 8 keeps Dataverse under 52 concurrent requests (8 x 6 leads per instance).')
 @minValue(1)
@@ -86,12 +90,9 @@ param dynamicsUrl string = ''
 @description('DYNAMICS_API_VERSION: Dataverse Web API version.')
 param dynamicsApiVersion string = 'v9.2'
 
-@description('DYNAMICS_ENABLED: true or false; empty: true when DYNAMICS_URL is set, else false (leads wait as held).')
-@allowed([
-  ''
-  'true'
-  'false'
-])
+// No @allowed on the two flags: the app accepts true/1/yes/on and false/0/no/off in any case (leads/settings.py) and
+// reports any other value as a settings problem; @allowed would be case-sensitive and narrower.
+@description('DYNAMICS_ENABLED: true or false (also 1/0, yes/no, on/off, any case); empty: true when DYNAMICS_URL is set, else false (leads wait as held).')
 param dynamicsEnabled string = ''
 
 @description('DYNAMICS_AUTH: client_secret (app registration + secret, the default), managed_identity (this app\'s identity, no secret) or username_password (Office 365 user, not recommended).')
@@ -109,14 +110,14 @@ param azureTenantId string = ''
 param azureClientId string = ''
 
 @secure()
-@description('AZURE_CLIENT_SECRET (client_secret mode): stored in Key Vault; empty: no secret is created.')
+@description('AZURE_CLIENT_SECRET (client_secret mode): stored in Key Vault; empty: no secret is written (an existing one is kept). The app setting is a Key Vault reference in client_secret mode either way.')
 param azureClientSecret string = ''
 
 @description('DYNAMICS_USERNAME (username_password mode): the Office 365 user name.')
 param dynamicsUsername string = ''
 
 @secure()
-@description('DYNAMICS_PASSWORD (username_password mode): stored in Key Vault; empty: no secret is created.')
+@description('DYNAMICS_PASSWORD (username_password mode): stored in Key Vault; empty: no secret is written (an existing one is kept). The app setting is a Key Vault reference in username_password mode either way.')
 param dynamicsPassword string = ''
 
 @description('AZURE_AUTHORITY_HOST: Entra ID host for a sovereign cloud; empty: the public cloud (the setting is then not created).')
@@ -149,14 +150,10 @@ param smtpPort string = '587'
 param smtpUsername string = ''
 
 @secure()
-@description('SMTP_PASSWORD: stored in Key Vault; empty: no secret is created.')
+@description('SMTP_PASSWORD: stored in Key Vault; empty: no secret is written (an existing one is kept). The app setting is a Key Vault reference whenever MAIL_TRANSPORT is smtp and SMTP_USERNAME is set.')
 param smtpPassword string = ''
 
-@description('SMTP_STARTTLS: true or false.')
-@allowed([
-  'true'
-  'false'
-])
+@description('SMTP_STARTTLS: true or false (also 1/0, yes/no, on/off, any case).')
 param smtpStartTls string = 'true'
 
 @description('RECONCILE_SCHEDULE: six-field CRON schedule (UTC) of the timer that re-enqueues stranded leads; empty: every 5 minutes. Always set, because the timer trigger reads %RECONCILE_SCHEDULE%.')
@@ -247,6 +244,10 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// The flags as the app compares them (it lower-cases too; this keeps the portal view tidy).
+var dynamicsEnabledFlag = toLower(trim(dynamicsEnabled))
+var smtpStartTlsFlag = toLower(trim(smtpStartTls))
+
 // app-settings:begin (tests/test_infra.py reads the setting names between these markers)
 // AZURE_CLIENT_ID has two meanings (leads/settings.py): the app registration for client_secret and
 // username_password, the user-assigned identity for managed_identity. Host storage, Application Insights and
@@ -256,7 +257,7 @@ var leadSettings = {
   LEADS_QUEUE: leadsQueue
   DYNAMICS_URL: dynamicsUrl
   DYNAMICS_API_VERSION: dynamicsApiVersion
-  DYNAMICS_ENABLED: !empty(dynamicsEnabled) ? dynamicsEnabled : (empty(dynamicsUrl) ? 'false' : 'true')
+  DYNAMICS_ENABLED: !empty(dynamicsEnabledFlag) ? dynamicsEnabledFlag : (empty(dynamicsUrl) ? 'false' : 'true')
   DYNAMICS_AUTH: dynamicsAuth
   AZURE_TENANT_ID: !empty(azureTenantId) ? azureTenantId : tenant().tenantId
   AZURE_CLIENT_ID: dynamicsAuth == 'managed_identity' ? identity.outputs.clientId : azureClientId
@@ -268,7 +269,7 @@ var leadSettings = {
   SMTP_HOST: smtpHost
   SMTP_PORT: smtpPort
   SMTP_USERNAME: smtpUsername
-  SMTP_STARTTLS: smtpStartTls
+  SMTP_STARTTLS: smtpStartTlsFlag
   RECONCILE_SCHEDULE: !empty(reconcileSchedule) ? reconcileSchedule : '0 */5 * * * *'
   RECONCILE_GRACE_MINUTES: reconcileGraceMinutes
 }
@@ -276,17 +277,21 @@ var leadSettings = {
 var authorityHostSetting = empty(azureAuthorityHost) ? {} : {
   AZURE_AUTHORITY_HOST: azureAuthorityHost
 }
-// Secrets: Key Vault references (resolved by the platform with the user-assigned identity), only when the
-// secret was created; a reference to a missing secret would hand the app the reference text itself.
-var clientSecretSetting = empty(azureClientSecret) ? {} : {
+// Secrets: Key Vault references (resolved by the platform with the user-assigned identity), created by the sign-in
+// and mail mode, not by whether this deployment was given the value: `azd provision` replaces every app setting, so
+// a provision without the value in the azd environment must keep the reference to the secret already in the vault.
+// If the secret doesn't exist yet, the platform hands the app the reference text itself, and the sign-in fails with
+// an error naming the setting (docs/deploy.md); creating the secret fixes it. tests/test_infra.py checks these
+// conditions.
+var clientSecretSetting = dynamicsAuth == 'client_secret' ? {
   AZURE_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.clientSecret})'
-}
-var dynamicsPasswordSetting = empty(dynamicsPassword) ? {} : {
+} : {}
+var dynamicsPasswordSetting = dynamicsAuth == 'username_password' ? {
   DYNAMICS_PASSWORD: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.dynamicsPassword})'
-}
-var smtpPasswordSetting = empty(smtpPassword) ? {} : {
+} : {}
+var smtpPasswordSetting = mailTransport == 'smtp' && !empty(smtpUsername) ? {
   SMTP_PASSWORD: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.smtpPassword})'
-}
+} : {}
 // Host storage and telemetry, all through the user-assigned identity. Identity-based host storage: the host
 // and the app (leads/storage.py) use these HTTPS URIs; there is deliberately no AzureWebJobsStorage
 // connection string (shared keys are disabled on the account).

@@ -5,7 +5,9 @@
 //   Storage Table Data Contributor (the lead table), Monitoring Metrics Publisher (Entra-authenticated
 //   Application Insights) and Key Vault Secrets User (Key Vault references);
 // - optionally the person deploying (azd's AZURE_PRINCIPAL_ID): table and queue data access, so that
-//   `python -m leads status` and `python -m leads replay` work from their machine with their Azure sign-in.
+//   `python -m leads status` and `python -m leads replay` work from their machine with their Azure sign-in, and
+//   Key Vault Secrets Officer on the vault, so that they can set and rotate the secrets (`az keyvault secret set`):
+//   the vault uses Azure RBAC only, and neither Owner nor Contributor includes any data-plane access to secrets.
 
 @description('Storage account name.')
 param storageAccountName string
@@ -28,6 +30,7 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -107,6 +110,15 @@ resource operatorQueueContributor 'Microsoft.Authorization/roleAssignments@2022-
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: operatorPrincipalId
+  }
+}
+
+resource operatorSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(vault.id, operatorPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: operatorPrincipalId
   }
 }
