@@ -153,9 +153,9 @@ class GraphMailer:
                 )
             else:
                 advice = (
-                    "give the app registration (AZURE_CLIENT_ID) the Microsoft Graph application permission "
-                    "Mail.Send and grant admin consent; if Exchange limits the app to some mailboxes (RBAC for "
-                    "Applications or an application access policy), include the NOTIFY_FROM mailbox in its scope"
+                    "the app (AZURE_CLIENT_ID) may not send as NOTIFY_FROM: either assign it Exchange Online's "
+                    "'Application Mail.Send' role scoped to that mailbox (RBAC for Applications, see docs/deploy.md), "
+                    "or grant the Microsoft Graph application permission Mail.Send with admin consent (every mailbox)"
                 )
             return MailError(f"Microsoft Graph refused to {doing} (HTTP 403{said}): {advice}", transient=False)
         if status == 404:

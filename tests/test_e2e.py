@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,8 @@ def wait_until(condition: Callable[[], Any], seconds: float = 30) -> Any:
     raise AssertionError(f"not reached within {seconds}s")
 
 
-@pytest.fixture
-def host(app_env: dict[str, str], project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@contextmanager
+def local_host(project_root: Path, tmp_path: Path) -> Iterator[str]:
     """The project's own function_app.py and host.json, with retries shortened so the poison path is quick."""
     host_json = json.loads((project_root / "host.json").read_text())
     host_json["extensions"]["queues"] |= {
@@ -38,9 +40,15 @@ def host(app_env: dict[str, str], project_root: Path, tmp_path: Path, monkeypatc
         "maxPollingInterval": "00:00:00.200",
     }
     (tmp_path / "host.json").write_text(json.dumps(host_json))
-    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")
     with LocalHost(project_root, port=0, host_json=tmp_path / "host.json") as running:
         yield f"{running.base_url}/api/leads"
+
+
+@pytest.fixture
+def host(app_env: dict[str, str], project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")  # the timer stays out of the way
+    with local_host(project_root, tmp_path) as url:
+        yield url
 
 
 def status_of(lead_id: str) -> str | None:
@@ -101,3 +109,18 @@ def test_a_lead_that_keeps_failing_ends_failed_with_an_alert(host: str, standins
     alert = wait_until(lambda: [m for m in standins.graph.messages if "could not be delivered" in m.subject])
     assert len(alert) == 1
     assert len(standins.dataverse.leads) == 1  # Dynamics got it once along the way
+
+
+def test_the_timer_recovers_a_stranded_lead(
+    app_env: dict[str, str], standins: StandIns, project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stored, then the worker died before enqueueing it: only the reconciliation timer can bring it through.
+    lead = parse_lead(marketplace_lead(Description="stranded"))
+    runtime.lead_table().insert(record.new_entity(lead, record.now() - timedelta(minutes=15)))
+    monkeypatch.setenv("RECONCILE_SCHEDULE", "*/1 * * * * *")
+    monkeypatch.setenv("RECONCILE_GRACE_MINUTES", "10")
+    runtime.reset()
+    with local_host(project_root, tmp_path):
+        wait_until(lambda: status_of(lead.lead_id) == "done")
+    assert len(standins.dataverse.leads) == 1
+    assert len(standins.graph.messages) == 1
