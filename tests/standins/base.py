@@ -251,7 +251,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the request log replaces access logs (and never holds tokens)
 
 
-class StandIn:
+class Waitable:
+    """A stand-in whose state tests can wait on: ``_changed`` is notified after every request."""
+
+    _changed: threading.Condition
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait until ``predicate()`` holds; it is re-checked after every request. False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+
+class StandIn(Waitable):
     """Base of every HTTP stand-in. Thread-safe; ``start()`` binds the port at once so errors surface there."""
 
     name = "stand-in"
@@ -371,17 +388,6 @@ class StandIn:
     def add_listener(self, listener: Listener) -> None:
         """Receive one-line events (ids only, no personal data), e.g. for a console."""
         self._listeners.append(listener)
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Wait until ``predicate()`` holds; it is re-checked after every request. False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-        return True
 
     # --- hooks for services ----------------------------------------------------------------------
 

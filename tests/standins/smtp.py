@@ -13,7 +13,6 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from typing import Any, Self
@@ -21,7 +20,7 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from .base import JSON, Listener, Request, Response, StandIn, require_loopback
+from .base import JSON, Listener, Request, Response, StandIn, Waitable, require_loopback
 from .tls import shared_ca
 
 # aiosmtpd logs raw AUTH exchanges at DEBUG, so credentials could reach a log; its WARNINGs are only a
@@ -91,7 +90,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-class SmtpStandIn:
+class SmtpStandIn(Waitable):
     name = "smtp"
 
     def __init__(
@@ -172,16 +171,6 @@ class SmtpStandIn:
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-        return True
 
     # --- called by the aiosmtpd handler ------------------------------------------------------------
 
