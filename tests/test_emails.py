@@ -36,15 +36,8 @@ def lead_of(**overrides: object) -> Lead:
 
 
 def details(**fields: str) -> dict[str, str]:
-    base = {
-        "FirstName": "Ada",
-        "LastName": "Lovelace",
-        "Email": "ada@contoso.example",
-        "Phone": "+44 20 7946 0000",
-        "Country": "United Kingdom",
-        "Company": "Contoso Ltd",
-        "Title": "CTO",
-    }
+    """The sample lead's UserDetails with some fields replaced."""
+    base: dict[str, str] = marketplace_lead()["UserDetails"]
     return {**base, **fields}
 
 
