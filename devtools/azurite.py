@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -89,7 +88,3 @@ class Azurite:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-
-    def wipe(self) -> None:
-        self.stop()
-        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -227,9 +227,6 @@ class CronSchedule:
         raise ValueError(f"{self.expression!r} never fires")
 
 
-parse_schedule = CronSchedule  # a timer trigger's schedule; a ValueError says what is wrong with it
-
-
 # The app's functions ---------------------------------------------------------------------------------------------
 
 

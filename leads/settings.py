@@ -51,7 +51,6 @@ SETTINGS: dict[str, str] = {
 
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
-DEFAULT_RECONCILE_SCHEDULE = "0 */5 * * * *"
 AuthMode = Literal["client_secret", "username_password", "managed_identity"]
 MailTransport = Literal["graph", "smtp", "none"]
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -136,10 +135,6 @@ class StorageSettings:
     managed_identity_client_id: str
     table_name: str
     queue_name: str
-
-    @property
-    def poison_queue_name(self) -> str:
-        return f"{self.queue_name}-poison"
 
     @property
     def uses_identity(self) -> bool:

@@ -34,7 +34,6 @@ from leads.host import (
     decode_message,
     find_settings_file,
     load_settings,
-    parse_schedule,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +123,7 @@ def test_cron_fields_are_parsed_like_ncrontab() -> None:
 )  # fmt: skip
 def test_invalid_schedules_are_refused(expression: str) -> None:
     with pytest.raises(ValueError, match=r"\S"):
-        parse_schedule(expression)
+        CronSchedule(expression)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ GOOD_DYNAMICS = {
 
 def test_storage_defaults() -> None:
     settings = load_storage({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
-    assert (settings.table_name, settings.queue_name, settings.poison_queue_name) == ("leads", "leads", "leads-poison")
+    assert (settings.table_name, settings.queue_name) == ("leads", "leads")
     assert not settings.uses_identity
 
 
