@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from leads import intake, record, runtime
-from leads.reconcile import reconcile
+from leads import runtime
+from leads.core import lead_row
+from leads.steps import intake
+from leads.steps.reconcile import reconcile
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -31,7 +33,7 @@ def process_lead(msg: func.QueueMessage) -> None:
 def lead_failed(msg: func.QueueMessage) -> None:
     """A lead that exhausted its retries: mark it failed and alert the contacts."""
     try:
-        lead_id = record.lead_id_from_message(msg.get_body().decode("utf-8", errors="replace"))
+        lead_id = lead_row.lead_id_from_message(msg.get_body().decode("utf-8", errors="replace"))
     except ValueError as exc:
         logging.getLogger(__name__).error("ignoring poison message: %s", exc)
         return

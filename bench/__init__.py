@@ -6,7 +6,7 @@ bench/RESULTS.md.
 3. coldstart   importing function_app against importing azure.functions alone, in fresh interpreters;
 4. burst       10,000 leads (a tenth repeated) through the local host: nothing lost, nothing done twice.
 
-Everything runs on loopback against its own Azurite (devtools.azurite) and the stand-ins of tests.standins.
+Everything runs on loopback against its own Azurite (devtools.azurite) and the stand-ins of devtools.standins.
 The machine is shared and noisy, so variants run interleaved and are compared as ratios measured side by side
 in the same run; nothing asserts an absolute time.
 """

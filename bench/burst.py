@@ -1,7 +1,7 @@
 """§4 Burst: many leads posted at once to the local host, a tenth of them exact repeats, then processed by the
 host's own queue trigger. Nothing may be lost and nothing may reach Dynamics or the mailbox twice.
 
-The host runs as its own process (``python -m leads.host``), as a worker would, with the project's host.json
+The host runs as its own process (``python -m devtools.host``), as a worker would, with the project's host.json
 except for a short maxPollingInterval and visibilityTimeout (so a retried message does not idle the run for
 minutes). The stand-ins enforce Dataverse's 52 and Graph's 4 concurrent requests with 429s, which the app
 retries; the report counts them. They are given a little latency (SERVICE_LATENCY), so that requests overlap
@@ -32,7 +32,7 @@ import requests
 from bench.report import Section, Target, duration, median, ms, percentile, table
 from bench.stack import ROOT, WORK, BenchLead, LeadFactory, Stack, progress
 from devtools.azurite import free_port, port_open
-from leads.mapping import dataverse_lead_id
+from leads.core.mapping import dataverse_lead_id
 
 CLIENT_THREADS = 24
 MAX_ATTEMPTS = 5  # per lead, when the host answers 503 or the connection fails, as the marketplace retries
@@ -58,7 +58,7 @@ class Answer:
 
 
 class Worker:
-    """``python -m leads.host`` in its own process, with its own settings file and host.json."""
+    """``python -m devtools.host`` in its own process, with its own settings file and host.json."""
 
     def __init__(self, work: Path, settings: dict[str, str], queues: dict[str, object]) -> None:
         host_json = json.loads((ROOT / "host.json").read_text())
@@ -69,7 +69,7 @@ class Worker:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / "host.log"
         self.command = [
-            sys.executable, "-m", "leads.host", "--app-dir", str(ROOT), "--port", str(self.port),
+            sys.executable, "-m", "devtools.host", "--app-dir", str(ROOT), "--port", str(self.port),
             "--host-json", str(work / "host.json"), "--settings", str(work / "local.settings.json"),
         ]  # fmt: skip
         # The settings file never overrides variables already set, and this process has set some: pass them too.
@@ -344,7 +344,7 @@ def run(
     return Section(
         "4. Burst",
         f"{total:,} leads POSTed concurrently over HTTP to the local development host running as its own process "
-        f"(`python -m leads.host`), which then processed them with its queue trigger (host.json: batchSize {batch}, "
+        f"(`python -m devtools.host`), which then processed them with its queue trigger (host.json: batchSize {batch}, "
         f"newBatchThreshold {threshold}, so at most {in_flight} leads in flight; maxPollingInterval "
         f"{queues_used['maxPollingInterval']} and visibilityTimeout {queues_used['visibilityTimeout']} shortened "
         "for the run). The client retries a 503 or a failed connection up to "

@@ -31,11 +31,12 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 import function_app
 from bench.report import Section, Target, median, ms, percentile, table
 from bench.stack import ROOT, BenchLead, LeadFactory, Stack, progress
-from leads import intake, record
-from leads.host import LocalHost
-from leads.payload import parse_lead
-from leads.queue import LeadQueue
-from leads.table import LeadTable
+from devtools.host import LocalHost
+from leads.adapters.lead_queue import LeadQueue
+from leads.adapters.lead_table import LeadTable
+from leads.core import lead_row
+from leads.core.payload import parse_lead
+from leads.steps import intake
 
 TARGET_RATIO = 0.8
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -65,7 +66,7 @@ def _baseline(stack: Stack, leads: list[BenchLead], table_name: str, queue_name:
     queue = QueueClient.from_connection_string(connection, queue_name, message_encode_policy=TextBase64EncodePolicy())
     received_at = datetime.now(UTC)
     work = [
-        (record.new_entity(parse_lead(json.loads(lead.body)), received_at), record.queue_message(lead.lead_id))
+        (lead_row.new_entity(parse_lead(json.loads(lead.body)), received_at), lead_row.queue_message(lead.lead_id))
         for lead in leads
     ]
     latencies = []
@@ -158,7 +159,7 @@ def _own_work(leads: list[BenchLead], repeats: int = 3) -> float:
     for _ in range(repeats):
         started = time.perf_counter()
         for lead in leads:
-            intake.receive(lead.body, table_stub, queue_stub, record.now())
+            intake.receive(lead.body, table_stub, queue_stub, lead_row.now())
         best = min(best, (time.perf_counter() - started) / len(leads))
     return best
 

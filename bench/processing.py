@@ -28,7 +28,7 @@ from bench.ingest import FUNCTION_URL, JSON_HEADERS, BenchError
 from bench.proxy import CountingProxy, StorageCall
 from bench.report import Section, Target, median, ms, percentile, plural, table
 from bench.stack import BenchLead, LeadFactory, Stack, progress
-from leads import record
+from leads.core import lead_row
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _API_PREFIX = re.compile(r"^/api/data/v[0-9.]+/")
@@ -132,7 +132,9 @@ def _pass(stack: Stack, factory: LeadFactory, count: int, proxies: tuple[Countin
     traces, latencies = [], []
     started = time.perf_counter()
     for lead in leads:
-        message = QueueMessage(id=str(uuid.uuid4()), body=record.queue_message(lead.lead_id).encode(), dequeue_count=1)
+        message = QueueMessage(
+            id=str(uuid.uuid4()), body=lead_row.queue_message(lead.lead_id).encode(), dequeue_count=1
+        )
         wall, begin = time.time(), time.perf_counter()
         process(message)
         latencies.append(time.perf_counter() - begin)

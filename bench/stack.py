@@ -19,10 +19,10 @@ from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
 from devtools.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
+from devtools.standins import Ports, StandIns, TokenRequest, start_all
 from leads import runtime
-from leads.payload import parse_lead
+from leads.core.payload import parse_lead
 from tests.leadsamples import marketplace_lead
-from tests.standins import Ports, StandIns, TokenRequest, start_all
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"  # git-ignored: Azurite's data, stand-in state, host logs

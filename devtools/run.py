@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
-from leads.commands import test_lead_payload
+from leads.ops.commands import test_lead_payload
 
 LOCAL = ROOT / ".local"
 SETTINGS = ROOT / "local.settings.json"
@@ -59,7 +59,7 @@ def write_standin_settings(standin_values: dict[str, str]) -> None:
 def start_standins() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     state = LOCAL / "standins"
     (state / "standins.json").unlink(missing_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "tests.standins", "--state-dir", str(state)], cwd=ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "devtools.standins", "--state-dir", str(state)], cwd=ROOT)
     deadline = time.monotonic() + 30
     while not (state / "standins.json").exists():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from leads import commands, record
+from leads.core import lead_row
+from leads.ops import commands
 from leads.settings import SettingsError, load_storage
 
 
@@ -30,7 +31,7 @@ def load_local_settings(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
-        from leads import host  # the development host is only for local runs: imported when asked for
+        from devtools import host  # the development host is only for local runs: imported when asked for
 
         return host.main(argv[1:])
 
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     show = sub.add_parser("status", help="counts per status, the oldest unfinished lead, recent failures")
     show.add_argument("--since", help="only leads received since: 30m, 12h, 7d or an ISO date")
-    show.add_argument("--status", choices=[status.value for status in record.Status], help="list leads in this status")
+    show.add_argument(
+        "--status", choices=[status.value for status in lead_row.Status], help="list leads in this status"
+    )
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--show-contact", action="store_true", help="include names and emails (personal data)")
     show.add_argument("--limit", type=int, default=20, help="leads listed (default: %(default)s)")
@@ -74,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from leads.queue import LeadQueue
-    from leads.table import LeadTable
+    from leads.adapters.lead_queue import LeadQueue
+    from leads.adapters.lead_table import LeadTable
 
     table = LeadTable(storage)
     if args.command == "status":
-        since = commands.parse_since(args.since, record.now()) if args.since else None
+        since = commands.parse_since(args.since, lead_row.now()) if args.since else None
         return commands.status(
             table,
             out,

@@ -18,12 +18,12 @@ from leads import settings
 if TYPE_CHECKING:
     import requests
 
-    from leads.dataverse import Dataverse
-    from leads.identity import TokenSource
-    from leads.mail import Mailer
-    from leads.processing import Pipeline
-    from leads.queue import LeadQueue
-    from leads.table import LeadTable
+    from leads.adapters.dataverse import Dataverse
+    from leads.adapters.lead_queue import LeadQueue
+    from leads.adapters.lead_table import LeadTable
+    from leads.adapters.mail import Mailer
+    from leads.adapters.signin import TokenSource
+    from leads.steps.processing import Pipeline
 
 T = TypeVar("T")
 _creating = threading.RLock()  # re-entrant: factories call each other
@@ -67,28 +67,28 @@ def reconcile_settings() -> settings.ReconcileSettings:
 
 @_Once
 def lead_table() -> LeadTable:
-    from leads.table import LeadTable
+    from leads.adapters.lead_table import LeadTable
 
     return LeadTable(storage_settings())
 
 
 @_Once
 def lead_queue() -> LeadQueue:
-    from leads.queue import LeadQueue
+    from leads.adapters.lead_queue import LeadQueue
 
     return LeadQueue(storage_settings())
 
 
 @_Once
 def http_session() -> requests.Session:
-    from leads.http import new_session
+    from leads.adapters.webapi import new_session
 
     return new_session()
 
 
 @_Once
 def mail_session() -> requests.Session:
-    from leads.http import new_session, send_retry_rules
+    from leads.adapters.webapi import new_session, send_retry_rules
 
     return new_session(send_retry_rules())
 
@@ -96,21 +96,21 @@ def mail_session() -> requests.Session:
 @_Once
 def tokens() -> TokenSource:
     """One token source (and so one token cache) for Dataverse and Graph alike."""
-    from leads.identity import token_source
+    from leads.adapters.signin import token_source
 
     return token_source(dynamics_settings())
 
 
 @_Once
 def dataverse() -> Dataverse:
-    from leads.dataverse import Dataverse
+    from leads.adapters.dataverse import Dataverse
 
     return Dataverse(dynamics_settings(), tokens(), http_session())
 
 
 @_Once
 def mailer() -> Mailer | None:
-    from leads.mail import new_mailer
+    from leads.adapters.mail import new_mailer
 
     mail = mail_settings()
     return new_mailer(mail, tokens() if mail.enabled and mail.transport == "graph" else None, mail_session())
@@ -118,7 +118,7 @@ def mailer() -> Mailer | None:
 
 @_Once
 def pipeline() -> Pipeline:
-    from leads.processing import Pipeline
+    from leads.steps.processing import Pipeline
 
     return Pipeline(lead_table(), dynamics_settings, dataverse, mailer)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from devtools.azurite import Azurite
+from devtools.standins import StandIns, start_all
 from leads import runtime
 from leads.settings import StorageSettings, load_storage
-from tests.standins import StandIns, start_all
 
 
 @pytest.fixture(autouse=True)

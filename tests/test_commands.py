@@ -12,12 +12,14 @@ from unittest import mock
 import pytest
 from azure.functions.queue import QueueMessage
 
+from devtools.standins import StandIns
 from function_app import process_lead
-from leads import commands, record, runtime
+from leads import runtime
 from leads.__main__ import main
-from leads.payload import parse_lead
+from leads.core import lead_row
+from leads.core.payload import parse_lead
+from leads.ops import commands
 from tests.leadsamples import marketplace_lead
-from tests.standins import StandIns
 
 process = process_lead.build().get_user_function()
 
@@ -30,7 +32,7 @@ def run_check() -> tuple[int, str]:
 
 def store(description: str, status: str = "received", error: str = "") -> str:
     lead = parse_lead(marketplace_lead(Description=description))
-    entity = record.new_entity(lead, record.now())
+    entity = lead_row.new_entity(lead, lead_row.now())
     entity |= {"Status": status, "LastError": error}
     runtime.lead_table().insert(entity)
     return lead.lead_id
@@ -126,7 +128,7 @@ def test_status_json_filters_and_shows_contact_only_when_asked(app_env: dict[str
     commands.status(runtime.lead_table(), out, only="held", show_contact=True)
     assert "ada@contoso.example" in out.getvalue()
     out = io.StringIO()
-    commands.status(runtime.lead_table(), out, since=record.now() + timedelta(hours=1))
+    commands.status(runtime.lead_table(), out, since=lead_row.now() + timedelta(hours=1))
     assert out.getvalue().startswith("0 lead(s)")
 
 
@@ -144,7 +146,7 @@ def test_replay_failed_sends_it_and_is_idempotent(app_env: dict[str, str], stand
     assert commands.replay(runtime.lead_table(), runtime.lead_queue(), [done], ["failed"], out) == 0
     assert "replayed 1, already done 1" in out.getvalue()
     [queued] = runtime.lead_queue().client.receive_messages(max_messages=5)
-    assert record.lead_id_from_message(queued.content) == failed
+    assert lead_row.lead_id_from_message(queued.content) == failed
     process(QueueMessage(id="r", body=queued.content.encode(), dequeue_count=1))
     assert runtime.lead_table().get(failed)["Status"] == "done"  # type: ignore[index]
     assert len(standins.dataverse.leads) == 1

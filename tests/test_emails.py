@@ -12,7 +12,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from leads.emails import (
+from leads.core.messages import (
     MAX_SUBJECT_CHARS,
     NOT_PROVIDED,
     DynamicsState,
@@ -20,7 +20,7 @@ from leads.emails import (
     failure_alert,
     lead_notification,
 )
-from leads.payload import Lead, parse_lead
+from leads.core.payload import Lead, parse_lead
 from tests.leadsamples import marketplace_lead, validation_lead
 
 RECEIVED = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from leads.emails import DynamicsState, Email, failure_alert, lead_notification
-from leads.graph import GraphMailer
-from leads.http import new_session, retry_rules, send_retry_rules
-from leads.identity import TokenSource, UsernamePasswordTokens, token_source
-from leads.mail import Mailer, MailError, new_mailer
-from leads.payload import parse_lead
+from devtools.standins import Ports, StandIns, start_all
+from leads.adapters.graph_mail import GraphMailer
+from leads.adapters.mail import Mailer, MailError, new_mailer
+from leads.adapters.signin import TokenSource, UsernamePasswordTokens, token_source
+from leads.adapters.smtp_mail import SmtpMailer
+from leads.adapters.webapi import new_session, retry_rules, send_retry_rules
+from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
+from leads.core.payload import parse_lead
 from leads.settings import load_dynamics, load_mail
-from leads.smtp import SmtpMailer
 from tests.leadsamples import marketplace_lead
-from tests.standins import Ports, StandIns, start_all
 
 NOTIFY_TO = ("sales@fabrikam.example", "ceo@fabrikam.example", "leads@fabrikam.example")
 LEAD = parse_lead(marketplace_lead())

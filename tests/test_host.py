@@ -24,9 +24,9 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueMessage, TextBase64EncodePolicy
 
+from devtools import host
 from devtools.azurite import Azurite, free_port
-from leads import host
-from leads.host import (
+from devtools.host import (
     CronSchedule,
     HostError,
     LocalHost,
@@ -357,7 +357,7 @@ def queue_env(host_azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_base64_message_is_delivered_decoded(queue_env: QueueEnv, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="leads.host")
+    caplog.set_level(logging.DEBUG, logger="devtools.host")
     with running("queue_app") as local:
         assert f"work: queue {queue_env.queue}" in local.describe()
         assert f"work_poison: queue {queue_env.poison}" in local.describe()
@@ -444,7 +444,7 @@ def test_queue_workers_survive_storage_restarts(
         monkeypatch.setenv("WORK_QUEUE", env.queue)
         monkeypatch.setenv("POISON_QUEUE", f"{env.queue}-poison")
         monkeypatch.setenv("RECORD_FILE", str(env.record_file))
-        caplog.set_level(logging.INFO, logger="leads.host")
+        caplog.set_level(logging.INFO, logger="devtools.host")
         with running("queue_app") as local:
             env.send("before")
             wait_for(lambda: len(env.calls()) == 1)
@@ -486,7 +486,7 @@ def test_subprocess_serves_and_shuts_down_gracefully_on_sigterm(tmp_path: Path) 
     port = free_port()
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"Values": {"X": "1"}, "Host": {"LocalHttpPort": port}}), encoding="utf-8")
-    command = [sys.executable, "-m", "leads.host", "--app-dir", str(APPS / "http_app"), "--settings", str(settings)]
+    command = [sys.executable, "-m", "devtools.host", "--app-dir", str(APPS / "http_app"), "--settings", str(settings)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -17,7 +17,7 @@ from azure.storage.queue import QueueClient
 from devtools.azurite import Azurite
 from function_app import receive_lead
 from leads import runtime
-from leads.payload import MAX_BODY_BYTES
+from leads.core.payload import MAX_BODY_BYTES
 from leads.settings import StorageSettings
 from tests.leadsamples import body, marketplace_lead, validation_lead
 

@@ -1,8 +1,8 @@
 import uuid
 from datetime import UTC, datetime
 
-from leads.mapping import COLUMN_LENGTHS, LEAD_SOURCE_WEB, dataverse_lead_id, to_dataverse
-from leads.payload import cut, parse_lead
+from leads.core.mapping import COLUMN_LENGTHS, LEAD_SOURCE_WEB, dataverse_lead_id, to_dataverse
+from leads.core.payload import cut, parse_lead
 from tests.leadsamples import marketplace_lead, validation_lead
 
 RECEIVED = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from leads.payload import (
+from leads.core.payload import (
     MAX_BODY_BYTES,
     InvalidLead,
     cut,

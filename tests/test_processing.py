@@ -12,15 +12,16 @@ import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage
 
+from devtools.standins import StandIns
 from function_app import lead_failed, process_lead, receive_lead
-from leads import mapping, record, runtime
-from leads.dataverse import Dataverse
-from leads.mail import MailError
-from leads.processing import Pipeline
+from leads import runtime
+from leads.adapters.dataverse import Dataverse
+from leads.adapters.lead_table import LeadTable
+from leads.adapters.mail import MailError
+from leads.core import lead_row, mapping
 from leads.settings import StorageSettings
-from leads.table import LeadTable
+from leads.steps.processing import Pipeline
 from tests.leadsamples import body, marketplace_lead, validation_lead
-from tests.standins import StandIns
 
 receive = receive_lead.build().get_user_function()
 process = process_lead.build().get_user_function()
@@ -35,7 +36,7 @@ def post(document: dict[str, Any]) -> str:
 
 
 def message(lead_id: str, dequeue_count: int = 1) -> QueueMessage:
-    return QueueMessage(id="m1", body=record.queue_message(lead_id).encode(), dequeue_count=dequeue_count)
+    return QueueMessage(id="m1", body=lead_row.queue_message(lead_id).encode(), dequeue_count=dequeue_count)
 
 
 def entity(lead_id: str) -> dict[str, Any]:
@@ -359,7 +360,7 @@ def test_a_lead_costs_one_read_and_as_few_writes_as_the_states_need(
     lead_id = post(marketplace_lead())
     table = CountingTable(storage_env)
     pipeline = Pipeline(table, runtime.dynamics_settings, runtime.dataverse, runtime.mailer if mail else lambda: None)
-    pipeline.process_message(record.queue_message(lead_id))
+    pipeline.process_message(lead_row.queue_message(lead_id))
     assert (table.reads, table.writes) == (1, writes)
     assert entity(lead_id)["Status"] == "done"
     assert len(standins.graph.messages) == (1 if mail else 0)
@@ -393,7 +394,7 @@ def test_timeout_then_retry_still_makes_one_lead(app_env: dict[str, str], standi
     dataverse = Dataverse(runtime.dynamics_settings(), runtime.tokens(), runtime.http_session(), timeout=(2, 0.5))
     pipeline = Pipeline(runtime.lead_table(), runtime.dynamics_settings, lambda: dataverse, runtime.mailer)
     standins.dataverse.fail_next(delay=1.0, method="PATCH")
-    pipeline.process_message(record.queue_message(lead_id))
+    pipeline.process_message(lead_row.queue_message(lead_id))
     assert standins.dataverse.wait_for(lambda: len(dataverse_creates(standins)) == 2)
     assert sorted(create.status for create in dataverse_creates(standins)) == [204, 412]
     assert len(standins.dataverse.leads) == 1

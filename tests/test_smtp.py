@@ -11,13 +11,13 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from leads.emails import DynamicsState, lead_notification
-from leads.mail import MailError
-from leads.payload import parse_lead
+from devtools.standins import Ports, SmtpStandIn, StandIns, shared_ca, start_all
+from leads.adapters.mail import MailError
+from leads.adapters.smtp_mail import SmtpMailer
+from leads.core.messages import DynamicsState, lead_notification
+from leads.core.payload import parse_lead
 from leads.settings import MailSettings, load_mail
-from leads.smtp import SmtpMailer
 from tests.leadsamples import marketplace_lead
-from tests.standins import Ports, SmtpStandIn, StandIns, shared_ca, start_all
 
 # start_all(smtp_auth=True) accepts AUTH without TLS, as a local catcher may; aiosmtpd warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -21,7 +21,7 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ManagedIdentityCredential
 
-from tests.standins import SmtpStandIn, StandIns, shared_ca, start_all
+from devtools.standins import SmtpStandIn, StandIns, shared_ca, start_all
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ODATA = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
@@ -451,7 +451,7 @@ def ropc(settings: dict[str, str]) -> dict[str, Any]:
 
 def test_module_process_writes_settings_and_stops_on_sigterm(standins: StandIns, tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.standins", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "devtools.standins", "--state-dir", str(tmp_path)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from leads import storage
-from leads.queue import LeadQueue
+from leads.adapters import storage
+from leads.adapters.lead_queue import LeadQueue
+from leads.adapters.lead_table import LeadTable
 from leads.settings import load_storage
-from leads.table import LeadTable
 
 IDENTITY_BASED = {
     "AzureWebJobsStorage__tableServiceUri": "https://contosoleads.table.core.windows.net",

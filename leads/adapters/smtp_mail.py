@@ -12,8 +12,8 @@ import smtplib
 import socket
 import ssl
 
-from leads.emails import Email, header_text, mime_message
-from leads.mail import MailError, without_addresses
+from leads.adapters.mail import MailError, without_addresses
+from leads.core.messages import Email, header_text, mime_message
 from leads.settings import MailSettings
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,14 @@ from typing import Any, TextIO
 
 import requests
 
-from leads import record
-from leads.dataverse import Dataverse, DataverseError
-from leads.identity import SignInError, token_source
-from leads.mail import MailError, new_mailer
-from leads.queue import LeadQueue
-from leads.record import Status
+from leads.adapters.dataverse import Dataverse, DataverseError
+from leads.adapters.lead_queue import LeadQueue
+from leads.adapters.lead_table import LeadTable
+from leads.adapters.mail import MailError, new_mailer
+from leads.adapters.signin import SignInError, token_source
+from leads.adapters.storage import StorageUnavailable
+from leads.core import lead_row
+from leads.core.lead_row import Status
 from leads.settings import (
     SettingsError,
     load_dynamics,
@@ -30,8 +32,6 @@ from leads.settings import (
     load_storage,
     parse_addresses,
 )
-from leads.storage import StorageUnavailable
-from leads.table import LeadTable
 
 PASS, FAIL, SKIP = "✓", "✗", "-"
 UNFINISHED = (Status.RECEIVED.value, Status.HELD.value)
@@ -231,7 +231,7 @@ def dotnet_ticks(moment: datetime) -> int:
 def send_test_lead(
     url: str, code: str | None, out: TextIO, follow_seconds: float = 60.0, env: dict[str, str] | None = None
 ) -> int:
-    payload = test_lead_payload(dotnet_ticks(record.now()))
+    payload = test_lead_payload(dotnet_ticks(lead_row.now()))
     params = {"code": code} if code else None
     print(f"POST {url} (lead {payload['UserDetails']['FirstName']})", file=out, flush=True)
     try:
@@ -421,12 +421,12 @@ def replay(table: LeadTable, queue: LeadQueue, lead_ids: Iterable[str], statuses
             print(f"{SKIP} {lead_id}: already done, nothing to replay", file=out)
             unchanged += 1
             continue
-        changes: dict[str, Any] = {"Status": Status.RECEIVED.value, "UpdatedAt": record.now()}
+        changes: dict[str, Any] = {"Status": Status.RECEIVED.value, "UpdatedAt": lead_row.now()}
         if entity.get("Status") == Status.FAILED:
             # A new failure may alert again; the notification, if it went out, is not sent twice.
             changes |= {"AlertedAt": "", "LastError": f"replayed after: {entity.get('LastError', '')}"[:1000]}
         table.update(lead_id, changes)
-        queue.send(record.queue_message(lead_id))
+        queue.send(lead_row.queue_message(lead_id))
         replayed += 1
         if len(chosen) > 10 and (index % 50 == 0 or index == len(chosen)):
             print(f"  {index}/{len(chosen)}", file=out, flush=True)

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from leads import record, runtime
-from leads.payload import InvalidLead, decode_body, parse_lead
+from leads import runtime
+from leads.adapters.storage import StorageUnavailable
+from leads.core import lead_row
+from leads.core.payload import InvalidLead, decode_body, parse_lead
 from leads.settings import SettingsError
-from leads.storage import StorageUnavailable
 
 if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
-    from leads.queue import LeadQueue
-    from leads.table import LeadTable
+    from leads.adapters.lead_queue import LeadQueue
+    from leads.adapters.lead_table import LeadTable
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
@@ -35,11 +36,11 @@ def receive(body: bytes, table: LeadTable, queue: LeadQueue, received_at: dateti
     Raises InvalidLead for what is not a lead and StorageUnavailable when it could not be stored.
     """
     lead = parse_lead(decode_body(body))
-    if not table.insert(record.new_entity(lead, received_at)):
+    if not table.insert(lead_row.new_entity(lead, received_at)):
         log.info("lead %s received again: duplicate, not stored twice", lead.lead_id)
         return Receipt(lead.lead_id, duplicate=True)
     try:
-        queue.send(record.queue_message(lead.lead_id))
+        queue.send(lead_row.queue_message(lead.lead_id))
     except StorageUnavailable:
         # The lead is safely stored: the reconciliation timer enqueues leads left in `received`.
         log.warning("lead %s stored but not enqueued (queue unavailable); reconciliation will enqueue it", lead.lead_id)
@@ -50,7 +51,7 @@ def receive(body: bytes, table: LeadTable, queue: LeadQueue, received_at: dateti
 def handle(request: func.HttpRequest) -> func.HttpResponse:
     """The HTTP function: never raises, never answers 500."""
     try:
-        receipt = receive(request.get_body(), runtime.lead_table(), runtime.lead_queue(), record.now())
+        receipt = receive(request.get_body(), runtime.lead_table(), runtime.lead_queue(), lead_row.now())
     except InvalidLead as exc:
         return _json(exc.status, {"error": str(exc)})
     except SettingsError as exc:

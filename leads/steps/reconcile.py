@@ -8,19 +8,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from leads import record
-from leads.record import Status
-from leads.storage import LeadChanged, StorageUnavailable
+from leads.adapters.storage import LeadChanged, StorageUnavailable
+from leads.core import lead_row
+from leads.core.lead_row import Status
 
 if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
-    from leads.queue import LeadQueue
-    from leads.table import LeadTable
+    from leads.adapters.lead_queue import LeadQueue
+    from leads.adapters.lead_table import LeadTable
 
 log = logging.getLogger(__name__)
 
 
 def reconcile(
-    table: LeadTable, queue: LeadQueue, grace: timedelta, clock: Callable[[], datetime] = record.now
+    table: LeadTable, queue: LeadQueue, grace: timedelta, clock: Callable[[], datetime] = lead_row.now
 ) -> list[str]:
     """Enqueue every lead still `received` whose last update is older than ``grace``; returns their ids.
 
@@ -41,7 +41,7 @@ def reconcile(
         except LeadChanged:
             continue  # another instance (or the lead's own processing) got there first
         try:
-            queue.send(record.queue_message(lead_id))
+            queue.send(lead_row.queue_message(lead_id))
         except StorageUnavailable:
             table.update(lead_id, {"UpdatedAt": cutoff})  # leave it due for the next run
             raise

@@ -1,7 +1,7 @@
 """Local stand-ins for Entra ID, Dataverse, Microsoft Graph and an SMTP server, reached over real loopback sockets.
 
 ``start_all(state_dir)`` starts them all in this process (sharing one token registry) and returns the settings
-the app should use; ``python -m tests.standins`` does the same as a separate process.
+the app should use; ``python -m devtools.standins`` does the same as a separate process.
 
 Clients trust the HTTPS Entra stand-in through the ``REQUESTS_CA_BUNDLE`` environment variable: requests lets
 that variable override a session's ``verify=``, so MSAL's ``verify=<file>`` alone is ignored wherever the

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from leads.payload import Lead, cut
+from leads.core.payload import Lead, cut
 
 # Fixed namespace: the same marketplace lead always maps to the same Dataverse leadid, so a repeated
 # create is answered "already exists" instead of making a second lead.

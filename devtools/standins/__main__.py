@@ -1,4 +1,4 @@
-"""``python -m tests.standins [--state-dir DIR]``: run every stand-in in one process until SIGINT/SIGTERM.
+"""``python -m devtools.standins [--state-dir DIR]``: run every stand-in in one process until SIGINT/SIGTERM.
 
 Writes ``DIR/standins.json`` (the app's settings; removed again on exit) and ``DIR/ca.pem``, prints a short
 summary (secrets masked) and one line per event (ids only, no personal data).
@@ -25,7 +25,7 @@ def _say(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.standins", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.standins", description=__doc__)
     parser.add_argument("--state-dir", type=Path, help="where standins.json and ca.pem go (default: a temp dir)")
     for name in ("entra", "msi", "dataverse", "graph", "smtp", "smtp-control"):
         parser.add_argument(f"--{name}-port", type=int, default=0, help="0 (default) picks a free port")

@@ -10,10 +10,10 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from leads import storage
-from leads.record import keys_for
+from leads.adapters import storage
+from leads.adapters.storage import LeadChanged
+from leads.core.lead_row import keys_for
 from leads.settings import StorageSettings
-from leads.storage import LeadChanged
 
 T = TypeVar("T")
 

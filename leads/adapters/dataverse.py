@@ -1,7 +1,7 @@
 """Dataverse Web API (Dynamics 365): create leads, and the read-only calls `check` needs.
 
 Transient trouble (429 with Retry-After, 5xx, connection errors, time-outs) is retried inside the
-shared session (leads.http); what is still failing after that is DataverseUnavailable, for the queue
+shared session (leads.adapters.webapi); what is still failing after that is DataverseUnavailable, for the queue
 to retry later. Any other 4xx is DataverseRejected: retrying would not help.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from leads.http import TIMEOUT
-from leads.identity import SignInError, TokenSource
+from leads.adapters.signin import SignInError, TokenSource
+from leads.adapters.webapi import TIMEOUT
 from leads.settings import DynamicsSettings
 
 log = logging.getLogger(__name__)

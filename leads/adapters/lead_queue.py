@@ -13,7 +13,7 @@ import contextlib
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from leads import storage
+from leads.adapters import storage
 from leads.settings import StorageSettings
 
 

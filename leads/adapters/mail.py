@@ -11,8 +11,8 @@ from typing import Protocol
 
 import requests
 
-from leads.emails import Email
-from leads.identity import TokenSource
+from leads.adapters.signin import TokenSource
+from leads.core.messages import Email
 from leads.settings import MailSettings
 
 # Something shaped like an email address, in text a mail server or Graph sent back.
@@ -53,11 +53,11 @@ def new_mailer(mail: MailSettings, tokens: TokenSource | None, session: requests
     if not mail.enabled:
         return None
     if mail.transport == "smtp":
-        from leads.smtp import SmtpMailer
+        from leads.adapters.smtp_mail import SmtpMailer
 
         return SmtpMailer(mail)
-    from leads.graph import GraphMailer
-    from leads.identity import UsernamePasswordTokens
+    from leads.adapters.graph_mail import GraphMailer
+    from leads.adapters.signin import UsernamePasswordTokens
 
     if tokens is None:
         raise MailError(

@@ -20,10 +20,10 @@ from urllib.parse import quote
 import requests
 from azure.core.exceptions import AzureError
 
-from leads.emails import Email, header_text, mime_message
-from leads.http import TIMEOUT
-from leads.identity import SignInError, TokenSource
-from leads.mail import MailError, without_addresses
+from leads.adapters.mail import MailError, without_addresses
+from leads.adapters.signin import SignInError, TokenSource
+from leads.adapters.webapi import TIMEOUT
+from leads.core.messages import Email, header_text, mime_message
 from leads.settings import MailSettings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from leads.payload import Lead, cut, parse_lead, utf16_chunks
+from leads.core.payload import Lead, cut, parse_lead, utf16_chunks
 
 # A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
 MAX_PROPERTY_UNITS = 32_000

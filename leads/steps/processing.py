@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from leads import mapping, record
-from leads.dataverse import Dataverse, DataverseRejected, DataverseUnavailable
-from leads.emails import DynamicsState, Email, failure_alert, lead_notification
-from leads.mail import Mailer, MailError, without_addresses
-from leads.payload import Lead
-from leads.record import Status
+from leads.adapters.dataverse import Dataverse, DataverseRejected, DataverseUnavailable
+from leads.adapters.lead_table import LeadTable
+from leads.adapters.mail import Mailer, MailError, without_addresses
+from leads.adapters.storage import LeadChanged
+from leads.core import lead_row, mapping
+from leads.core.lead_row import Status
+from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
+from leads.core.payload import Lead
 from leads.settings import DynamicsSettings
-from leads.storage import LeadChanged
-from leads.table import LeadTable
 
 log = logging.getLogger(__name__)
 # The mail claim: which worker is sending this lead's mail, and since when. A worker that claimed and then
@@ -53,11 +53,11 @@ class Pipeline:
     dynamics_settings: Callable[[], DynamicsSettings]
     dataverse: Callable[[], Dataverse]
     mailer: Callable[[], Mailer | None]
-    clock: Callable[[], datetime] = record.now
+    clock: Callable[[], datetime] = lead_row.now
 
     def process_message(self, text: str) -> None:
         try:
-            lead_id = record.lead_id_from_message(text)
+            lead_id = lead_row.lead_id_from_message(text)
         except ValueError as exc:
             # Not ours; retrying cannot help, so the message is completed and the reason logged.
             log.error("ignoring queue message: %s", exc)
@@ -81,7 +81,7 @@ class Pipeline:
     def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
         dynamics = self.dynamics_settings()
         mailer = self.mailer()
-        lead = record.lead_from_entity(entity)
+        lead = lead_row.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
         status = Status.DONE
         changes: dict[str, Any] = {}  # written together with the mail claim, or at the end
@@ -151,7 +151,7 @@ class Pipeline:
             mailer = self.mailer()
             if mailer is None:
                 return
-            lead = record.lead_from_entity(entity)
+            lead = lead_row.lead_from_entity(entity)
             received_at = entity.get("ReceivedAt") or self.clock()
             if entity.get("DynamicsLeadId"):
                 link = self.dynamics_settings().record_link(entity["DynamicsLeadId"])

@@ -1,4 +1,4 @@
-"""A small local development host for this Functions app: ``python -m leads serve`` (or ``python -m leads.host``).
+"""A small local development host for this Functions app: ``python -m leads serve`` (or ``python -m devtools.host``).
 
 Core Tools can't be installed on our machines, so this serves ``function_app.py`` with ``host.json`` as ``func start``
 would: HTTP triggers at ``/api/<route>`` (keys not checked), Storage queue triggers with the Queues extension's
@@ -38,7 +38,7 @@ from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import LinearRetry, QueueClient, QueueMessage
 
-log = logging.getLogger("leads.host")
+log = logging.getLogger("devtools.host")
 
 DEFAULT_PORT = 7071  # func start's default
 LOCK_TIMEOUT = 600.0  # the Queues extension receives with a 10-minute visibility timeout, renewed at half-life
