@@ -10,7 +10,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from leads import runtime
-from leads.core import lead_row
+from leads.core import clock, lead_row
 from leads.steps import intake
 from leads.steps.reconcile import reconcile
 
@@ -20,13 +20,15 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.route(route="leads", methods=["POST"])
 def receive_lead(req: func.HttpRequest) -> func.HttpResponse:
     """The marketplace's HTTPS endpoint: store the lead, enqueue it, answer 202."""
-    return intake.handle(req)
+    answer = intake.answer(req.get_body(), runtime.lead_table, runtime.lead_queue, clock.now())
+    return func.HttpResponse(answer.body, status_code=answer.status, mimetype="application/json",
+                             headers=answer.headers)  # fmt: skip
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%LEADS_QUEUE%", connection="AzureWebJobsStorage")
 def process_lead(msg: func.QueueMessage) -> None:
     """Put the lead into Dynamics 365 and notify the contacts; raising makes the queue retry."""
-    runtime.pipeline().process_message(msg.get_body().decode("utf-8", errors="replace"))
+    runtime.processor().process_message(msg.get_body().decode("utf-8", errors="replace"))
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%LEADS_QUEUE%-poison", connection="AzureWebJobsStorage")
@@ -37,7 +39,7 @@ def lead_failed(msg: func.QueueMessage) -> None:
     except ValueError as exc:
         logging.getLogger(__name__).error("ignoring poison message: %s", exc)
         return
-    runtime.pipeline().mark_failed(lead_id, "gave up: every delivery failed (host.json maxDequeueCount)")
+    runtime.processor().give_up(lead_id, "gave up: every delivery failed (host.json maxDequeueCount)")
 
 
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)

@@ -6,35 +6,37 @@ Settings come from the environment, else from ``local.settings.json`` (as the ap
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-from leads.core import lead_row
-from leads.ops import commands
-from leads.settings import SettingsError, load_storage
+from leads.core import clock
+from leads.core.lead_row import Status
+from leads.settings import SettingsError, load_storage, local_file
 
 
 def load_local_settings(path: Path) -> None:
-    """Values from local.settings.json (else the sample) fill what the environment does not set, as
-    `func start` and `python -m leads serve` do."""
-    if not path.exists():
-        path = path.with_name("local.settings.sample.json")
-    if not path.exists():
-        return
-    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
-    for name, value in values.items():
-        os.environ.setdefault(name, str(value))
+    """Values from local.settings.json (else the sample beside it) fill what the environment does not set,
+    as `func start` and `python -m leads serve` do."""
+    found = path if path.exists() else local_file.find(path.parent)
+    if found is not None:
+        local_file.apply(found)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["serve"]:
-        from devtools import host  # the development host is only for local runs: imported when asked for
+def serve(argv: list[str]) -> int:
+    """The development host lives in devtools/, which is not deployed: say so rather than fail obscurely."""
+    try:
+        from devtools import host
+    except ImportError:
+        print(
+            "the development host (devtools/) is not here: it is part of the repository, not of the deployed app. "
+            "Run `python -m leads serve` from a clone, or use `func start`.",
+            file=sys.stderr,
+        )
+        return 2
+    return host.main(argv)
 
-        return host.main(argv[1:])
 
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m leads", description="Marketplace leads → Dynamics 365 + email.")
     parser.add_argument(
         "--settings",
@@ -53,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     show = sub.add_parser("status", help="counts per status, the oldest unfinished lead, recent failures")
     show.add_argument("--since", help="only leads received since: 30m, 12h, 7d or an ISO date")
-    show.add_argument(
-        "--status", choices=[status.value for status in lead_row.Status], help="list leads in this status"
-    )
+    show.add_argument("--status", choices=[status.value for status in Status], help="list leads in this status")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--show-contact", action="store_true", help="include names and emails (personal data)")
     show.add_argument("--limit", type=int, default=20, help="leads listed (default: %(default)s)")
@@ -64,39 +64,52 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("lead_ids", nargs="*", metavar="LEAD_ID")
     again.add_argument("--failed", action="store_true", help="every failed lead")
     again.add_argument("--held", action="store_true", help="every held lead (after DYNAMICS_ENABLED is turned on)")
+    return parser
 
-    args = parser.parse_args(argv)
-    load_local_settings(args.settings)
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        return serve(argv[1:])
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.command == "replay" and not (args.lead_ids or args.failed or args.held):
+        cli.error("replay needs lead ids, --failed or --held")
+    try:
+        load_local_settings(args.settings)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.command == "check":
-        return commands.check(out=out)
+        from leads.ops.check import check
+
+        return check(out=out)
     if args.command == "send-test-lead":
-        return commands.send_test_lead(args.url, args.code, out, follow_seconds=args.wait)
+        from leads.ops.send_test_lead import send_test_lead
+
+        return send_test_lead(args.url, args.code, out, follow_seconds=args.wait)
     try:
         storage = load_storage()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from leads.adapters.lead_queue import LeadQueue
-    from leads.adapters.lead_table import LeadTable
+    from leads.ops.common import open_queue, open_table
 
-    table = LeadTable(storage)
     if args.command == "status":
-        since = commands.parse_since(args.since, lead_row.now()) if args.since else None
-        return commands.status(
-            table,
-            out,
-            since=since,
-            only=args.status,
-            as_json=args.json,
-            show_contact=args.show_contact,
-            limit=args.limit,
-        )
-    # replay
-    if not (args.lead_ids or args.failed or args.held):
-        parser.error("replay needs lead ids, --failed or --held")
+        from leads.ops.status import parse_since, status
+
+        since = parse_since(args.since, clock.now()) if args.since else None
+        return status(open_table(storage), out, since=since, only=args.status, as_json=args.json,
+                      show_contact=args.show_contact, limit=args.limit)  # fmt: skip
+    from leads.ops.replay import replay
+
     statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]
-    return commands.replay(table, LeadQueue(storage), args.lead_ids, statuses, out)
+    return replay(open_table(storage), open_queue(storage), args.lead_ids, statuses, out)
 
 
 if __name__ == "__main__":

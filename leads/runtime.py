@@ -1,4 +1,5 @@
-"""The process's settings and adapters, each created once, on first use.
+"""The composition root: the process's settings and adapters, each created once, on first use, and the steps
+wired to them.
 
 A Functions worker process serves many invocations: keeping one table client, one queue client, one
 HTTP session and one token cache per process means a burst of leads costs one token request and
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
     from leads.adapters.dataverse import Dataverse
     from leads.adapters.lead_queue import LeadQueue
     from leads.adapters.lead_table import LeadTable
-    from leads.adapters.mail import Mailer
     from leads.adapters.signin import TokenSource
-    from leads.steps.processing import Pipeline
+    from leads.steps.ports import Mailer
+    from leads.steps.processing import LeadProcessor
 
 T = TypeVar("T")
 _creating = threading.RLock()  # re-entrant: factories call each other
@@ -110,21 +111,21 @@ def dataverse() -> Dataverse:
 
 @_Once
 def mailer() -> Mailer | None:
-    from leads.adapters.mail import new_mailer
+    from leads.adapters.mailers import new_mailer
 
     mail = mail_settings()
     return new_mailer(mail, tokens() if mail.enabled and mail.transport == "graph" else None, mail_session())
 
 
 @_Once
-def pipeline() -> Pipeline:
-    from leads.steps.processing import Pipeline
+def processor() -> LeadProcessor:
+    from leads.steps.processing import LeadProcessor
 
-    return Pipeline(lead_table(), dynamics_settings, dataverse, mailer)
+    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer)
 
 
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, lead_table, lead_queue,
-                   http_session, mail_session, tokens, dataverse, mailer, pipeline):  # fmt: skip
+                   http_session, mail_session, tokens, dataverse, mailer, processor):  # fmt: skip
         cached.cache_clear()

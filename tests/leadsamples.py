@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leads.ops.commands import test_lead_payload
+from leads.core.validation_lead import test_lead_payload
 
 
 def marketplace_lead(**overrides: Any) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from devtools.standins import StandIns
 from function_app import process_lead
 from leads import runtime
 from leads.__main__ import main
-from leads.core import lead_row
+from leads.core import clock, lead_row
 from leads.core.payload import parse_lead
-from leads.ops import commands
+from leads.ops import check, replay, send_test_lead, status
 from tests.leadsamples import marketplace_lead
 
 process = process_lead.build().get_user_function()
@@ -26,13 +26,13 @@ process = process_lead.build().get_user_function()
 
 def run_check() -> tuple[int, str]:
     out = io.StringIO()
-    code = commands.check(out=out)
+    code = check.check(out=out)
     return code, out.getvalue()
 
 
 def store(description: str, status: str = "received", error: str = "") -> str:
     lead = parse_lead(marketplace_lead(Description=description))
-    entity = lead_row.new_entity(lead, lead_row.now())
+    entity = lead_row.new_entity(lead, clock.now())
     entity |= {"Status": status, "LastError": error}
     runtime.lead_table().insert(entity)
     return lead.lead_id
@@ -109,7 +109,7 @@ def test_status_counts_oldest_unfinished_and_failures(app_env: dict[str, str]) -
     store("b", "received")
     failed = store("c", "failed", error="400 0x80040203: Invalid argument.")
     out = io.StringIO()
-    assert commands.status(runtime.lead_table(), out) == 0
+    assert status.status(runtime.lead_table(), out) == 0
     text = out.getvalue()
     assert "3 lead(s) · done 1 · failed 1 · received 1" in text
     assert "oldest unfinished:" in text
@@ -120,30 +120,30 @@ def test_status_counts_oldest_unfinished_and_failures(app_env: dict[str, str]) -
 def test_status_json_filters_and_shows_contact_only_when_asked(app_env: dict[str, str]) -> None:
     store("a", "held")
     out = io.StringIO()
-    commands.status(runtime.lead_table(), out, only="held", as_json=True)
+    status.status(runtime.lead_table(), out, only="held", as_json=True)
     answer = json.loads(out.getvalue())
     assert answer["counts"] == {"held": 1}
     assert "contact" not in answer["leads"][0]
     out = io.StringIO()
-    commands.status(runtime.lead_table(), out, only="held", show_contact=True)
+    status.status(runtime.lead_table(), out, only="held", show_contact=True)
     assert "ada@contoso.example" in out.getvalue()
     out = io.StringIO()
-    commands.status(runtime.lead_table(), out, since=lead_row.now() + timedelta(hours=1))
+    status.status(runtime.lead_table(), out, since=clock.now() + timedelta(hours=1))
     assert out.getvalue().startswith("0 lead(s)")
 
 
 def test_parse_since() -> None:
     now = datetime(2026, 11, 21, 12, tzinfo=UTC)
-    assert commands.parse_since("30m", now) == now - timedelta(minutes=30)
-    assert commands.parse_since("7d", now) == now - timedelta(days=7)
-    assert commands.parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert status.parse_since("30m", now) == now - timedelta(minutes=30)
+    assert status.parse_since("7d", now) == now - timedelta(days=7)
+    assert status.parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def test_replay_failed_sends_it_and_is_idempotent(app_env: dict[str, str], standins: StandIns) -> None:
     failed = store("failed one", "failed", error="mail: outage")
     done = store("done one", "done")
     out = io.StringIO()
-    assert commands.replay(runtime.lead_table(), runtime.lead_queue(), [done], ["failed"], out) == 0
+    assert replay.replay(runtime.lead_table(), runtime.lead_queue(), [done], ["failed"], out) == 0
     assert "replayed 1, already done 1" in out.getvalue()
     [queued] = runtime.lead_queue().client.receive_messages(max_messages=5)
     assert lead_row.lead_id_from_message(queued.content) == failed
@@ -151,13 +151,13 @@ def test_replay_failed_sends_it_and_is_idempotent(app_env: dict[str, str], stand
     assert runtime.lead_table().get(failed)["Status"] == "done"  # type: ignore[index]
     assert len(standins.dataverse.leads) == 1
     out = io.StringIO()
-    commands.replay(runtime.lead_table(), runtime.lead_queue(), [failed], [], out)
+    replay.replay(runtime.lead_table(), runtime.lead_queue(), [failed], [], out)
     assert "already done" in out.getvalue()
 
 
 def test_replay_of_an_unknown_id_says_so(app_env: dict[str, str]) -> None:
     out = io.StringIO()
-    assert commands.replay(runtime.lead_table(), runtime.lead_queue(), ["f" * 32], [], out) == 1
+    assert replay.replay(runtime.lead_table(), runtime.lead_queue(), ["f" * 32], [], out) == 1
     assert "no such lead" in out.getvalue()
 
 
@@ -185,9 +185,9 @@ def test_command_line_help_and_status(
 
 def test_follow_says_when_the_lead_is_not_in_this_table(app_env: dict[str, str]) -> None:
     out = io.StringIO()
-    assert commands.follow(runtime.lead_table(), "a" * 32, out, seconds=0.6) == 1
+    assert send_test_lead.follow(runtime.lead_table(), "a" * 32, out, seconds=0.6) == 1
     assert "not in the table configured here" in out.getvalue()
     done = store("followed", "done")
     out = io.StringIO()
-    assert commands.follow(runtime.lead_table(), done, out, seconds=5) == 0
+    assert send_test_lead.follow(runtime.lead_table(), done, out, seconds=5) == 0
     assert f"lead {done} is done" in out.getvalue()

@@ -16,7 +16,7 @@ import requests
 from devtools.host import LocalHost
 from devtools.standins import StandIns
 from leads import runtime
-from leads.core import lead_row
+from leads.core import clock, lead_row
 from leads.core.payload import parse_lead
 from tests.leadsamples import marketplace_lead, validation_lead
 
@@ -100,7 +100,7 @@ def test_a_lead_that_keeps_failing_ends_failed_with_an_alert(host: str, standins
     # Another worker holds the notification claim: every delivery is told to try later, until the host gives
     # up and moves the message to leads-poison, whose function marks the lead failed and alerts.
     lead = parse_lead(marketplace_lead(Description="stuck"))
-    entity = lead_row.new_entity(lead, lead_row.now()) | {"MailClaim": "other", "MailClaimAt": lead_row.now()}
+    entity = lead_row.new_entity(lead, clock.now()) | {"MailClaim": "other", "MailClaimAt": clock.now()}
     runtime.lead_table().insert(entity)
     runtime.lead_queue().send(lead_row.queue_message(lead.lead_id))
     wait_until(lambda: status_of(lead.lead_id) == "failed", seconds=40)
@@ -117,7 +117,7 @@ def test_the_timer_recovers_a_stranded_lead(
 ) -> None:
     # Stored, then the worker died before enqueueing it: only the reconciliation timer can bring it through.
     lead = parse_lead(marketplace_lead(Description="stranded"))
-    runtime.lead_table().insert(lead_row.new_entity(lead, lead_row.now() - timedelta(minutes=15)))
+    runtime.lead_table().insert(lead_row.new_entity(lead, clock.now() - timedelta(minutes=15)))
     monkeypatch.setenv("RECONCILE_SCHEDULE", "*/1 * * * * *")
     monkeypatch.setenv("RECONCILE_GRACE_MINUTES", "10")
     runtime.reset()

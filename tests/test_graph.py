@@ -18,13 +18,15 @@ import requests
 
 from devtools.standins import Ports, StandIns, start_all
 from leads.adapters.graph_mail import GraphMailer
-from leads.adapters.mail import Mailer, MailError, new_mailer
+from leads.adapters.mailers import new_mailer
 from leads.adapters.signin import TokenSource, UsernamePasswordTokens, token_source
 from leads.adapters.smtp_mail import SmtpMailer
 from leads.adapters.webapi import new_session, retry_rules, send_retry_rules
+from leads.core.errors import MailError
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import parse_lead
 from leads.settings import load_dynamics, load_mail
+from leads.steps.ports import Mailer
 from tests.leadsamples import marketplace_lead
 
 NOTIFY_TO = ("sales@fabrikam.example", "ceo@fabrikam.example", "leads@fabrikam.example")

@@ -17,10 +17,10 @@ from function_app import lead_failed, process_lead, receive_lead
 from leads import runtime
 from leads.adapters.dataverse import Dataverse
 from leads.adapters.lead_table import LeadTable
-from leads.adapters.mail import MailError
 from leads.core import lead_row, mapping
+from leads.core.errors import MailError
 from leads.settings import StorageSettings
-from leads.steps.processing import Pipeline
+from leads.steps.processing import LeadProcessor
 from tests.leadsamples import body, marketplace_lead, validation_lead
 
 receive = receive_lead.build().get_user_function()
@@ -359,7 +359,9 @@ def test_a_lead_costs_one_read_and_as_few_writes_as_the_states_need(
 ) -> None:
     lead_id = post(marketplace_lead())
     table = CountingTable(storage_env)
-    pipeline = Pipeline(table, runtime.dynamics_settings, runtime.dataverse, runtime.mailer if mail else lambda: None)
+    pipeline = LeadProcessor(
+        table, runtime.dynamics_settings, runtime.dataverse, runtime.mailer if mail else lambda: None
+    )
     pipeline.process_message(lead_row.queue_message(lead_id))
     assert (table.reads, table.writes) == (1, writes)
     assert entity(lead_id)["Status"] == "done"
@@ -392,7 +394,7 @@ def test_timeout_then_retry_still_makes_one_lead(app_env: dict[str, str], standi
     # Dataverse is slower than our read timeout but does create the lead; the retry's 412 means "it is there".
     lead_id = post(marketplace_lead())
     dataverse = Dataverse(runtime.dynamics_settings(), runtime.tokens(), runtime.http_session(), timeout=(2, 0.5))
-    pipeline = Pipeline(runtime.lead_table(), runtime.dynamics_settings, lambda: dataverse, runtime.mailer)
+    pipeline = LeadProcessor(runtime.lead_table(), runtime.dynamics_settings, lambda: dataverse, runtime.mailer)
     standins.dataverse.fail_next(delay=1.0, method="PATCH")
     pipeline.process_message(lead_row.queue_message(lead_id))
     assert standins.dataverse.wait_for(lambda: len(dataverse_creates(standins)) == 2)

@@ -13,7 +13,7 @@ from azure.storage.queue import QueueClient
 
 from function_app import reconcile_leads
 from leads import runtime
-from leads.core import lead_row
+from leads.core import clock, lead_row
 from leads.core.payload import parse_lead
 from leads.settings import StorageSettings
 from leads.steps.reconcile import reconcile
@@ -33,7 +33,7 @@ def queued_ids(settings: StorageSettings) -> list[str]:
 def store_stranded(description: str, minutes_ago: int) -> str:
     """A lead stored but never enqueued, as after a crash between the two."""
     lead = parse_lead(marketplace_lead(Description=description))
-    runtime.lead_table().insert(lead_row.new_entity(lead, lead_row.now() - timedelta(minutes=minutes_ago)))
+    runtime.lead_table().insert(lead_row.new_entity(lead, clock.now() - timedelta(minutes=minutes_ago)))
     return lead.lead_id
 
 
@@ -41,7 +41,7 @@ def test_timer_enqueues_only_leads_stranded_past_the_grace_period(storage_env: S
     old = store_stranded("old", minutes_ago=30)
     store_stranded("fresh", minutes_ago=1)
     done = store_stranded("done", minutes_ago=30)
-    runtime.lead_table().update(done, {"Status": "done", "UpdatedAt": lead_row.now() - timedelta(minutes=30)})
+    runtime.lead_table().update(done, {"Status": "done", "UpdatedAt": clock.now() - timedelta(minutes=30)})
     timer(TimerRequest())
     assert queued_ids(storage_env) == [old]
     timer(TimerRequest())  # the next run does not enqueue it again while it is being processed

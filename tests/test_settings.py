@@ -1,5 +1,6 @@
 import pytest
 
+from leads.core.addresses import parse_addresses
 from leads.settings import (
     SettingsError,
     load_dynamics,
@@ -7,7 +8,6 @@ from leads.settings import (
     load_reconcile,
     load_storage,
     normalise_dynamics_url,
-    parse_addresses,
 )
 
 GOOD_DYNAMICS = {

@@ -12,8 +12,8 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from devtools.standins import Ports, SmtpStandIn, StandIns, shared_ca, start_all
-from leads.adapters.mail import MailError
 from leads.adapters.smtp_mail import SmtpMailer
+from leads.core.errors import MailError
 from leads.core.messages import DynamicsState, lead_notification
 from leads.core.payload import parse_lead
 from leads.settings import MailSettings, load_mail

@@ -7,37 +7,20 @@ to retry later. Any other 4xx is DataverseRejected: retrying would not help.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import requests
 
-from leads.adapters.signin import SignInError, TokenSource
-from leads.adapters.webapi import TIMEOUT
+from leads.adapters.signin import TokenSource
+from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
+from leads.core.errors import DataverseError, DataverseRejected, DataverseUnavailable
 from leads.settings import DynamicsSettings
 
-log = logging.getLogger(__name__)
 ODATA_HEADERS = {
     "Accept": "application/json",
     "OData-MaxVersion": "4.0",
     "OData-Version": "4.0",
 }
-
-
-class DataverseError(RuntimeError):
-    def __init__(self, status: int | None, code: str, message: str) -> None:
-        super().__init__(f"{status or 'no answer'} {code}: {message}".strip())
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class DataverseUnavailable(DataverseError):
-    """Worth trying again later: throttled, server error, no connection."""
-
-
-class DataverseRejected(DataverseError):
-    """A permanent refusal (bad data, missing privilege, wrong configuration)."""
 
 
 class Dataverse:
@@ -59,6 +42,7 @@ class Dataverse:
             if settings.auth != "username_password"
             else (f"{settings.url}/user_impersonation")
         )
+        self.auth = BearerAuth(tokens, self.scope)
 
     def create_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
         """Create the lead with this leadid unless it exists: True if created now, False if it was there.
@@ -88,31 +72,21 @@ class Dataverse:
         return {item.get("PrivilegeName", "") for item in response.json().get("RolePrivileges", [])}
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One call with a bearer token; a 401 gets one fresh token and one more try."""
-        url = f"{self.settings.api_url}/{path}"
+        """One call with a bearer token (a 401 gets one fresh token and one more try: BearerAuth). Sign-in
+        failures raise SignInError, which says it was the sign-in."""
         headers = {**ODATA_HEADERS, **kwargs.pop("headers", {})}
-        for attempt in (1, 2):
-            try:
-                headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
-            except SignInError as exc:
-                failure = DataverseUnavailable if exc.transient else DataverseRejected
-                raise failure(None, "SignInFailed", str(exc)) from exc
-            except requests.RequestException as exc:  # Entra ID could not be reached
-                raise DataverseUnavailable(None, exc.__class__.__name__, "Entra ID did not answer") from exc
-            try:
-                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            except requests.RequestException as exc:
-                raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from exc
-            if response.status_code != 401 or attempt == 2:
-                return response
-            log.info("Dataverse answered 401: getting a fresh token and trying once more")
-            self.tokens.forget()
-        raise AssertionError("unreachable")
+        try:
+            return self.session.request(
+                method, f"{self.settings.api_url}/{path}", headers=headers, auth=self.auth, timeout=self.timeout,
+                **kwargs,
+            )  # fmt: skip
+        except requests.RequestException as exc:
+            raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from exc
 
     def _error(self, response: requests.Response) -> DataverseError:
-        code, message = _error_body(response)
+        code, message = odata_error(response)
         status = response.status_code
-        if status == 429 or status >= 500:
+        if worth_retrying(status):
             return DataverseUnavailable(status, code, message)
         if status == 401:
             message = (
@@ -125,12 +99,3 @@ class Dataverse:
                 "that can create leads (including the leadsourcecode column)"
             )
         return DataverseRejected(status, code, message)
-
-
-def _error_body(response: requests.Response) -> tuple[str, str]:
-    """Dataverse errors are ``{"error": {"code": "0x…", "message": "…"}}``; anything else is summarised."""
-    try:
-        error = response.json().get("error", {})
-        return str(error.get("code", "")), str(error.get("message", ""))[:500]
-    except (ValueError, AttributeError):
-        return "", (response.reason or f"HTTP {response.status_code}")[:200]

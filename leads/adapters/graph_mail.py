@@ -18,11 +18,11 @@ import uuid
 from urllib.parse import quote
 
 import requests
-from azure.core.exceptions import AzureError
 
-from leads.adapters.mail import MailError, without_addresses
-from leads.adapters.signin import SignInError, TokenSource
-from leads.adapters.webapi import TIMEOUT
+from leads.adapters.signin import TokenSource
+from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
+from leads.core.addresses import without_addresses
+from leads.core.errors import MailError, MailRefused, MailUnavailable, SignInError
 from leads.core.messages import Email, header_text, mime_message
 from leads.settings import MailSettings
 
@@ -50,6 +50,7 @@ class GraphMailer:
         # The scope names the resource by GRAPH_URL: national clouds' tokens are not interchangeable.
         self.scope = f"{mail.graph_url}/Mail.Send" if delegated else f"{mail.graph_url}/.default"
         self.user_url = f"{mail.graph_url}/v1.0/users/{quote(mail.notify_from, safe='@')}"
+        self.auth = BearerAuth(tokens, self.scope)
 
     def send(self, email: Email) -> None:
         # As MIME (base64, text/plain), so that the contacts get the plain text and the HTML part, as with SMTP:
@@ -78,71 +79,54 @@ class GraphMailer:
     # --- requests ------------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, mime: bytes | None = None) -> requests.Response:
-        """One Graph request; after a 401 the cached token is dropped and the request made once more."""
-        response = self._request(method, url, mime)
-        if response.status_code == 401:
-            log.info("Microsoft Graph answered 401; signing in again")
-            self.tokens.forget()
-            response = self._request(method, url, mime)
-        return response
-
-    def _request(self, method: str, url: str, mime: bytes | None) -> requests.Response:
+        """One Graph request with a bearer token (after a 401, one more with a fresh token: BearerAuth)."""
         headers = {
-            "Authorization": f"Bearer {self._token()}",
             # Graph echoes this in request-id/client-request-id, which Microsoft support asks for.
             "client-request-id": str(uuid.uuid4()),
             "Accept": "application/json",
         }
+        if mime is not None:
+            headers["Content-Type"] = "text/plain"  # how Graph recognises a base64 MIME message
         try:
-            if mime is not None:
-                headers["Content-Type"] = "text/plain"  # how Graph recognises a base64 MIME message
-            return self.session.request(method, url, data=mime, headers=headers, timeout=self.timeout)
+            return self.session.request(
+                method, url, data=mime, headers=headers, auth=self.auth, timeout=self.timeout
+            )  # fmt: skip
+        except SignInError as exc:
+            raise self._sign_in_error(exc) from exc
         except requests.RequestException as exc:
             # The exception's text holds the URL, and so the NOTIFY_FROM address: only its kind is passed on.
-            raise MailError(
+            raise MailUnavailable(
                 f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({_network_problem(exc)}); "
-                "the lead will be retried",
-                transient=True,
+                "the lead will be retried"
             ) from None
 
-    def _token(self) -> str:
-        try:
-            return self.tokens.token(self.scope)
-        except SignInError as exc:
-            advice = str(exc)
-            if "AADSTS500011" in advice:
-                # identity's advice for this code is about Dynamics; for mail, the unknown resource is Graph's.
-                advice = (
-                    f"Entra ID knows no resource at GRAPH_URL={self.mail.graph_url} in this tenant: set GRAPH_URL to "
-                    "the Microsoft Graph endpoint of the cloud AZURE_AUTHORITY_HOST signs in to (AADSTS500011)"
-                )
-            raise MailError(
-                f"could not sign in to send mail through Microsoft Graph: {advice}", transient=False
-            ) from exc
-        except (requests.RequestException, AzureError, OSError) as exc:
-            raise MailError(
-                f"could not reach Entra ID to sign in for Microsoft Graph ({_network_problem(exc)}); "
-                "the lead will be retried",
-                transient=True,
-            ) from None
+    def _sign_in_error(self, exc: SignInError) -> MailError:
+        if exc.transient:
+            return MailUnavailable(f"could not sign in to Entra ID for Microsoft Graph: {exc}")
+        advice = str(exc)
+        if "AADSTS500011" in advice:
+            # signin's advice for this code is about Dynamics; for mail, the unknown resource is Graph's.
+            advice = (
+                f"Entra ID knows no resource at GRAPH_URL={self.mail.graph_url} in this tenant: set GRAPH_URL to "
+                "the Microsoft Graph endpoint of the cloud AZURE_AUTHORITY_HOST signs in to (AADSTS500011)"
+            )
+        return MailRefused(f"could not sign in to send mail through Microsoft Graph: {advice}")
 
     # --- errors --------------------------------------------------------------------------------
 
     def _error(self, response: requests.Response, doing: str) -> MailError:
         status = response.status_code
         said = _graph_said(response)
-        if status == 429 or status >= 500:
-            return MailError(
+        if worth_retrying(status):
+            return MailUnavailable(
                 f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries; "
                 "the lead will be retried later",
-                transient=True,
             )
         if status == 401:
-            return MailError(
+            return MailRefused(
                 f"Microsoft Graph refused the access token (HTTP 401{said}) even after signing in again: check that "
                 "GRAPH_URL is the Graph endpoint of the same cloud as AZURE_AUTHORITY_HOST (tokens of one national "
                 "cloud are not accepted by another)",
-                transient=False,
             )
         if status == 403:
             if self.delegated:
@@ -157,31 +141,24 @@ class GraphMailer:
                     "'Application Mail.Send' role scoped to that mailbox (RBAC for Applications, see docs/deploy.md), "
                     "or grant the Microsoft Graph application permission Mail.Send with admin consent (every mailbox)"
                 )
-            return MailError(f"Microsoft Graph refused to {doing} (HTTP 403{said}): {advice}", transient=False)
+            return MailRefused(f"Microsoft Graph refused to {doing} (HTTP 403{said}): {advice}")
         if status == 404:
-            return MailError(
+            return MailRefused(
                 f"Microsoft Graph found no mailbox for NOTIFY_FROM (HTTP 404{said}): set NOTIFY_FROM to a user or "
                 "shared mailbox with Exchange Online in the tenant AZURE_TENANT_ID",
-                transient=False,
             )
         if status == 400:
-            return MailError(
+            return MailRefused(
                 f"Microsoft Graph refused the message (HTTP 400{said}): check that NOTIFY_TO lists valid addresses "
                 "and NOTIFY_FROM is a mailbox address",
-                transient=False,
             )
-        return MailError(f"Microsoft Graph could not {doing} (HTTP {status}{said})", transient=False)
+        return MailRefused(f"Microsoft Graph could not {doing} (HTTP {status}{said})")
 
 
 def _graph_said(response: requests.Response) -> str:
     """``, ErrorAccessDenied: Access is denied…, request-id …`` from Graph's error body, addresses removed."""
-    detail = ""
-    try:
-        error = response.json().get("error", {})
-        code, message = str(error.get("code") or ""), str(error.get("message") or "")
-        detail = ": ".join(part for part in (code, message) if part)
-    except (ValueError, AttributeError):
-        pass
+    code, message = odata_error(response) if response.content else ("", "")
+    detail = ": ".join(part for part in (code, message) if part)
     # Graph's messages can quote the sender or a recipient ("The requested user 'a@b' is invalid").
     detail = header_text(without_addresses(detail))[:_MAX_DETAIL_CHARS]
     request_id = header_text(response.headers.get("request-id", ""))[:64]

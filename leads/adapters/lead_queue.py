@@ -14,6 +14,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from leads.adapters import storage
+from leads.core.errors import StorageUnavailable
 from leads.settings import StorageSettings
 
 
@@ -43,7 +44,7 @@ class LeadQueue:
                 self._create()
                 self.client.send_message(text, visibility_timeout=delay_seconds or None)
         except AzureError as exc:
-            raise storage.StorageUnavailable(f"queue {self.name}: {exc.__class__.__name__}") from exc
+            raise StorageUnavailable(f"queue {self.name}: {exc.__class__.__name__}") from exc
 
     def _create(self) -> None:
         with contextlib.suppress(ResourceExistsError):  # another worker may have created it meanwhile

@@ -11,7 +11,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModif
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from leads.adapters import storage
-from leads.adapters.storage import LeadChanged
+from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import keys_for
 from leads.settings import StorageSettings
 
@@ -79,7 +79,7 @@ class LeadTable:
         except ResourceNotFoundError:
             return  # no table yet: no leads
         except AzureError as exc:
-            raise storage.StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
+            raise StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
 
     def _call(self, operation: Callable[[], T]) -> T:
         """Run an operation, creating the table if it does not exist yet; transient failures become
@@ -95,7 +95,7 @@ class LeadTable:
         except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError):
             raise
         except AzureError as exc:
-            raise storage.StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
+            raise StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
 
     def _create_table(self) -> None:
         with contextlib.suppress(ResourceExistsError):  # another worker may have created it meanwhile

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from leads.core.errors import SignInError, SignInRefused, SignInUnavailable
 from leads.settings import DEFAULT_AUTHORITY_HOST, DynamicsSettings
 
 # Entra ID error codes → what to change. The codes are documented at
@@ -43,15 +45,6 @@ _ADVICE = {
 }
 
 
-class SignInError(RuntimeError):
-    """No token: the message says which setting to fix. ``transient``: Entra ID (or the managed identity
-    endpoint) had trouble of its own, and trying again later may work."""
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
 # OAuth error codes that mean the service, not a setting, is at fault (RFC 6749 §4.1.2.1).
 _TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error"}
 
@@ -73,12 +66,12 @@ def advice(result: dict[str, Any]) -> str:
     return f"Entra ID refused to sign in: {description.splitlines()[0]}"
 
 
-def _authority_advice(error: ValueError, authority: str) -> SignInError:
+def _authority_advice(error: ValueError, authority: str) -> SignInRefused:
     """MSAL's ValueError about the authority (Entra's answer is in its text) → advice naming the setting."""
     code = re.search(r"AADSTS\d+", str(error))
     if code:
-        return SignInError(advice({"error_description": f"{code.group()}: {error}"}))
-    return SignInError(
+        return SignInRefused(advice({"error_description": f"{code.group()}: {error}"}))
+    return SignInRefused(
         f"the Entra ID authority {authority} is not usable ({str(error).splitlines()[0][:200]}): check "
         "AZURE_TENANT_ID and AZURE_AUTHORITY_HOST"
     )
@@ -119,6 +112,11 @@ class _MsalTokens(_OneSignInAtATime):
                     self._app = self._create(msal)
                 except ValueError as exc:  # MSAL checks the authority when the app is created
                     raise _authority_advice(exc, self.settings.authority) from exc
+                except Exception as exc:  # the authority's metadata could not be fetched
+                    raise SignInUnavailable(
+                        f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)}); "
+                        "the lead will be retried"
+                    ) from exc
             return self._app
 
     def _create(self, msal: Any) -> Any:
@@ -129,7 +127,21 @@ class _MsalTokens(_OneSignInAtATime):
             token: str = result["access_token"]
             return token
         result = result or {}
-        raise SignInError(advice(result), transient=result.get("error") in _TRANSIENT_ERRORS)
+        failure = SignInUnavailable if result.get("error") in _TRANSIENT_ERRORS else SignInRefused
+        raise failure(advice(result))
+
+    def _acquire(self, acquire: Callable[[], dict[str, Any] | None]) -> str:
+        """Run an MSAL call. MSAL raises (rather than returns an error) when Entra ID answers 5xx or cannot be
+        reached: that becomes SignInUnavailable saying it was the sign-in, not the service signed in to."""
+        try:
+            result = acquire()
+        except SignInError:
+            raise
+        except Exception as exc:
+            raise SignInUnavailable(
+                f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)}); the lead will be retried"
+            ) from exc
+        return self._result(result)
 
 
 class ClientSecretTokens(_MsalTokens):
@@ -142,7 +154,7 @@ class ClientSecretTokens(_MsalTokens):
         # MSAL answers from its cache first (since 1.23) and asks Entra ID only when the token nears expiry.
         app = self.app()
         with self._scope_lock(scope):
-            return self._result(app.acquire_token_for_client(scopes=[scope]))
+            return self._acquire(lambda: app.acquire_token_for_client(scopes=[scope]))
 
     def forget(self) -> None:
         self.app().remove_tokens_for_client()
@@ -160,12 +172,15 @@ class UsernamePasswordTokens(_MsalTokens):
                 cached = app.acquire_token_silent([scope], account=account)
                 if cached and "access_token" in cached:
                     return self._result(cached)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # MSAL discourages ROPC; the README says why
-                result = app.acquire_token_by_username_password(
-                    self.settings.username, self.settings.password, scopes=[scope]
-                )
-            return self._result(result)
+            return self._acquire(lambda: self._by_password(app, scope))
+
+    def _by_password(self, app: Any, scope: str) -> dict[str, Any] | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # MSAL discourages ROPC; the README says why
+            result: dict[str, Any] | None = app.acquire_token_by_username_password(
+                self.settings.username, self.settings.password, scopes=[scope]
+            )
+        return result
 
     def forget(self) -> None:
         app = self.app()
@@ -200,16 +215,25 @@ class ManagedIdentityTokens(_OneSignInAtATime):
                 token: str = credential.get_token(scope).token
         except ClientAuthenticationError as exc:
             # The endpoint's answers do not tell a missing identity from a hiccup: let the queue try again.
-            raise SignInError(
+            raise SignInUnavailable(
                 f"the managed identity could not get a token ({exc.message.splitlines()[0]}); check that the "
-                "Function App has the identity and, for a user-assigned one, that AZURE_CLIENT_ID is its client id",
-                transient=True,
+                "Function App has the identity and, for a user-assigned one, that AZURE_CLIENT_ID is its client id"
+            ) from exc
+        except Exception as exc:  # the endpoint could not be reached
+            raise SignInUnavailable(
+                f"the managed identity endpoint did not answer ({_brief(exc)}); the lead will be retried"
             ) from exc
         return token
 
     def forget(self) -> None:
         with self._lock:
             self._credential = None
+
+
+def _brief(exc: BaseException) -> str:
+    """The exception's kind and first line: MSAL's ``MsalServiceError: HTTP Error: 503``, say."""
+    first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
 
 
 def token_source(settings: DynamicsSettings) -> TokenSource:

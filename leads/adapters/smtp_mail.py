@@ -12,7 +12,8 @@ import smtplib
 import socket
 import ssl
 
-from leads.adapters.mail import MailError, without_addresses
+from leads.core.addresses import without_addresses
+from leads.core.errors import MailError, MailRefused, MailUnavailable
 from leads.core.messages import Email, header_text, mime_message
 from leads.settings import MailSettings
 
@@ -102,23 +103,21 @@ def _mail_error(exc: Exception, failed: str) -> MailError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(400 <= code < 500 for code in codes):
-            return MailError(f"{failed}: the server deferred every recipient (SMTP {codes[0]})", transient=True)
-        return MailError(
+            return MailUnavailable(f"{failed}: the server deferred every recipient (SMTP {codes[0]})")
+        return MailRefused(
             f"{failed}: the server refused every NOTIFY_TO recipient (SMTP {', '.join(map(str, sorted(set(codes))))})"
             "; check the addresses in NOTIFY_TO, and that SMTP_USERNAME may send to them",
-            transient=False,
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return MailError(
+        return MailRefused(
             f"{failed}: the server does not offer {_unsupported(exc)}; check SMTP_HOST and SMTP_PORT "
             "(587 usually offers STARTTLS and AUTH), or set SMTP_STARTTLS / SMTP_USERNAME to match the server",
-            transient=False,
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         code, reply = exc.smtp_code, _reply(exc.smtp_error)
         said = f"SMTP {code}{f' {reply}' if reply else ''}"
         if 400 <= code < 500:
-            return MailError(f"{failed}: the server asked to try again later ({said})", transient=True)
+            return MailUnavailable(f"{failed}: the server asked to try again later ({said})")
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             advice = "SMTP_USERNAME or SMTP_PASSWORD is wrong, or the account may not use SMTP AUTH"
         elif isinstance(exc, smtplib.SMTPSenderRefused):
@@ -132,23 +131,21 @@ def _mail_error(exc: Exception, failed: str) -> MailError:
         else:
             advice = "check SMTP_HOST, SMTP_PORT, SMTP_USERNAME and NOTIFY_FROM"
         transient = code < 400  # an unexpected 2xx/3xx in the wrong place: a glitch more than a setting
-        return MailError(f"{failed} ({said}): {advice}", transient=transient)
+        return (MailUnavailable if transient else MailRefused)(f"{failed} ({said}): {advice}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return MailError(f"{failed}: the server closed the connection; the lead will be retried", transient=True)
+        return MailUnavailable(f"{failed}: the server closed the connection; the lead will be retried")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return MailError(
+        return MailRefused(
             f"{failed}: the server's TLS certificate is not trusted ({exc.verify_message}); SMTP_HOST must be the "
             "name on the certificate",
-            transient=False,
         )
     if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME:
-        return MailError(f"{failed}: no such host; check SMTP_HOST", transient=False)
+        return MailRefused(f"{failed}: no such host; check SMTP_HOST")
     if isinstance(exc, TimeoutError):
-        return MailError(f"{failed}: timed out; the lead will be retried", transient=True)
+        return MailUnavailable(f"{failed}: timed out; the lead will be retried")
     # Connection refused or reset, TLS failures, DNS trouble: the network, not (yet) a setting.
-    return MailError(
+    return MailUnavailable(
         f"{failed}: {type(exc).__name__}; check SMTP_HOST and SMTP_PORT if it persists (the lead will be retried)",
-        transient=True,
     )
 
 

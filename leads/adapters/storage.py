@@ -20,14 +20,6 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-class StorageUnavailable(RuntimeError):
-    """Table or queue storage could not be reached or refused the request for a transient reason."""
-
-
-class LeadChanged(RuntimeError):
-    """Someone else updated the lead since we read it (the ETag no longer matches)."""
-
-
 def transport() -> Any:
     """azure-core's requests transport with a connection pool sized for the worker's concurrency. Retries
     stay off in the session: the SDK's pipeline retries (CLIENT_OPTIONS)."""

@@ -1,9 +1,12 @@
-"""One requests.Session per process for the Web APIs (Dataverse, Graph): kept-alive connections and
-urllib3's retry rules, which honour ``Retry-After``."""
+"""What the Web API adapters (Dataverse, Graph) share: one requests.Session per process with urllib3's
+retry rules (which honour ``Retry-After``), bearer-token auth that takes a fresh token once on 401, the
+OData error body, and the one rule for which statuses are worth retrying."""
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -12,11 +15,59 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from leads.adapters.signin import TokenSource
+
+log = logging.getLogger(__name__)
+
 # Waits longer than this are not spent inside one invocation: the response goes back to the caller,
 # which lets the queue deliver the message again later.
 MAX_RETRY_AFTER_SECONDS = 60
 TIMEOUT = (5, 30)  # connect, read (seconds)
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
+
+
+def worth_retrying(status: int) -> bool:
+    """Throttled or a server error: trying again later may work. Any other 4xx will not change."""
+    return status == 429 or status >= 500
+
+
+def odata_error(response: requests.Response) -> tuple[str, str]:
+    """``{"error": {"code": …, "message": …}}`` (Dataverse and Graph alike) → (code, message); anything
+    else is summarised by the status line."""
+    try:
+        error = response.json().get("error", {})
+        return str(error.get("code") or ""), str(error.get("message") or "")[:500]
+    except (ValueError, AttributeError):
+        return "", (response.reason or f"HTTP {response.status_code}")[:200]
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer …`` from the process's token source. A 401 (the token was revoked, or the
+    resource wants a newer one) drops the cached tokens and re-sends the request once with a fresh token;
+    a second 401 goes back to the caller. Sign-in failures raise SignInError from the request call."""
+
+    def __init__(self, tokens: TokenSource, scope: str) -> None:
+        self.tokens = tokens
+        self.scope = scope
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
+        request.register_hook("response", self._retry_on_401)  # type: ignore[no-untyped-call]
+        return request
+
+    def _retry_on_401(self, response: requests.Response, **send_options: Any) -> requests.Response:
+        if response.status_code != 401 or getattr(response.request, "_fresh_token", False):
+            return response
+        log.info("%s answered 401: getting a fresh token and trying once more", response.url.split("?")[0])
+        self.tokens.forget()
+        response.close()
+        retry = response.request.copy()
+        retry.headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
+        retry._fresh_token = True  # type: ignore[attr-defined]  # marks the one retry
+        again: requests.Response = response.connection.send(retry, **send_options)
+        again.history.append(response)
+        again.request = retry
+        return again
 
 
 class _Retry(Retry):

@@ -1,4 +1,5 @@
-"""How a lead is kept: the table entity, its keys and the queue message. Pure functions, no I/O."""
+"""How a lead is kept: its table row (keys, columns, statuses and the changes between them) and its queue
+message. Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from leads.core.payload import Lead, cut, parse_lead, utf16_chunks
 # A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
 MAX_PROPERTY_UNITS = 32_000
 RAW_PAYLOAD_PROPERTY = "RawPayload"
+MAX_ERROR_CHARS = 1000
 
 
 class Status(StrEnum):
@@ -19,6 +21,9 @@ class Status(StrEnum):
     HELD = "held"  # DYNAMICS_ENABLED is off: kept, not sent
     DONE = "done"  # in Dynamics and notified
     FAILED = "failed"  # a permanent error; LastError says which
+
+
+FINISHED = (Status.DONE, Status.FAILED)  # nothing more happens to these unless replayed
 
 
 def keys_for(lead_id: str) -> tuple[str, str]:
@@ -98,5 +103,33 @@ def lead_id_from_message(text: str) -> str:
     return lead_id
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+# --- status changes ----------------------------------------------------------------------------------
+
+
+def is_finished(entity: dict[str, Any]) -> bool:
+    return entity.get("Status") in FINISHED
+
+
+def finished(status: Status, now: datetime) -> dict[str, Any]:
+    """The end of a delivery: the lead's new status; an error is cleared unless the lead failed."""
+    changes: dict[str, Any] = {"Status": status.value, "UpdatedAt": now}
+    if status != Status.FAILED:
+        changes["LastError"] = ""
+    return changes
+
+
+def gave_up(reason: str, last_error: str, now: datetime) -> dict[str, Any]:
+    """The lead exhausted its retries (poison queue): failed, saying why and what went wrong last."""
+    error = f"{reason}; last error: {last_error or 'no error was recorded'}"[:MAX_ERROR_CHARS]
+    return {"Status": Status.FAILED.value, "LastError": error, "UpdatedAt": now}
+
+
+def replayed(entity: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """`replay`: back to received, to be processed again; None for a lead that is done (nothing to replay).
+    A failed lead may alert again; the notification, if it went out, is not sent twice."""
+    if entity.get("Status") == Status.DONE:
+        return None
+    changes: dict[str, Any] = {"Status": Status.RECEIVED.value, "UpdatedAt": now}
+    if entity.get("Status") == Status.FAILED:
+        changes |= {"AlertedAt": "", "LastError": f"replayed after: {entity.get('LastError', '')}"[:MAX_ERROR_CHARS]}
+    return changes

@@ -20,8 +20,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from leads.core.addresses import is_email_address
 from leads.core.payload import Lead
-from leads.settings import is_email_address
 
 MAX_SUBJECT_CHARS = 250
 NOT_PROVIDED = "not provided"

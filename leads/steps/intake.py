@@ -1,24 +1,22 @@
-"""Receiving a lead over HTTP: validate, store, enqueue, answer 202."""
+"""Receiving a lead over HTTP: validate, store, enqueue, and the answer the marketplace gets.
+
+Every accepted lead is stored before the 202; what is not a lead gets a 4xx with a JSON message; trouble on
+our side gets a 503 with Retry-After (so the marketplace tries again), never a 500.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-import azure.functions as func
-
-from leads import runtime
-from leads.adapters.storage import StorageUnavailable
 from leads.core import lead_row
+from leads.core.errors import StorageUnavailable
 from leads.core.payload import InvalidLead, decode_body, parse_lead
 from leads.settings import SettingsError
-
-if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
-    from leads.adapters.lead_queue import LeadQueue
-    from leads.adapters.lead_table import LeadTable
+from leads.steps.ports import LeadQueue, LeadStore
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
@@ -30,7 +28,16 @@ class Receipt:
     duplicate: bool
 
 
-def receive(body: bytes, table: LeadTable, queue: LeadQueue, received_at: datetime) -> Receipt:
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer: status, JSON body, headers."""
+
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def receive(body: bytes, table: LeadStore, queue: LeadQueue, received_at: datetime) -> Receipt:
     """Store a new lead and enqueue it; a repeat of a stored lead is answered as a duplicate and changes nothing.
 
     Raises InvalidLead for what is not a lead and StorageUnavailable when it could not be stored.
@@ -48,10 +55,13 @@ def receive(body: bytes, table: LeadTable, queue: LeadQueue, received_at: dateti
     return Receipt(lead.lead_id, duplicate=False)
 
 
-def handle(request: func.HttpRequest) -> func.HttpResponse:
-    """The HTTP function: never raises, never answers 500."""
+def answer(
+    body: bytes, table: Callable[[], LeadStore], queue: Callable[[], LeadQueue], received_at: datetime
+) -> Answer:
+    """The HTTP function's answer; never raises. The store and queue come through functions, so a storage
+    setting that is wrong is answered (503), not raised."""
     try:
-        receipt = receive(request.get_body(), runtime.lead_table(), runtime.lead_queue(), lead_row.now())
+        receipt = receive(body, table(), queue(), received_at)
     except InvalidLead as exc:
         return _json(exc.status, {"error": str(exc)})
     except SettingsError as exc:
@@ -66,6 +76,6 @@ def handle(request: func.HttpRequest) -> func.HttpResponse:
     return _json(202, {"id": receipt.lead_id, "duplicate": receipt.duplicate})
 
 
-def _json(status: int, body: dict[str, Any], retry: bool = False) -> func.HttpResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers)
+def _json(status: int, body: dict[str, object], retry: bool = False) -> Answer:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else {}
+    return Answer(status, json.dumps(body), headers)

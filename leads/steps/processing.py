@@ -4,56 +4,48 @@ A queue message can arrive more than once, and several workers run at once. What
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
-    NotifiedAt      set once the mail went out; sending is claimed first (MailClaim) with the entity's ETag
+    NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
     Status          received → done | held | failed
 
 A lead with mail costs one read and two writes (the claim, which also records DynamicsLeadId, and the
-final state); without mail, one read and one write. Transient trouble raises, so the queue delivers the
-message again later; LastError says what it was.
+final state); without mail, one read and one write. One rule decides every failure: TryAgainLater raises,
+so the queue delivers the message again later (LastError says what it was); RetryCannotHelp fails the lead.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from leads.adapters.dataverse import Dataverse, DataverseRejected, DataverseUnavailable
-from leads.adapters.lead_table import LeadTable
-from leads.adapters.mail import Mailer, MailError, without_addresses
-from leads.adapters.storage import LeadChanged
 from leads.core import lead_row, mapping
-from leads.core.lead_row import Status
+from leads.core.addresses import without_addresses
+from leads.core.clock import now
+from leads.core.errors import RetryCannotHelp
+from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
 from leads.settings import DynamicsSettings
+from leads.steps.notify import CLAIM, Due, SendOnce
+from leads.steps.ports import Crm, LeadStore, Mailer
 
 log = logging.getLogger(__name__)
-# The mail claim: which worker is sending this lead's mail, and since when. A worker that claimed and then
-# vanished (crash, time-out) blocks the others only for CLAIM_TIMEOUT.
-CLAIM = "MailClaim"
-CLAIM_TIMEOUT = timedelta(minutes=10)
-MAX_ERROR_CHARS = 1000
-
-
-class TryAgainLater(RuntimeError):
-    """Another worker is busy with this lead's mail; the queue delivers the message again later."""
 
 
 @dataclass
-class Pipeline:
-    """The steps, given the adapters. Settings and clients come through functions called on first use,
-    so a mistake in the Dynamics or mail settings cannot stop a failed lead from being marked failed."""
+class LeadProcessor:
+    """The lead's way through Dynamics and mail, given the store and the services. Settings and clients come
+    through functions called on first use, so a mistake in the Dynamics or mail settings cannot stop a failed
+    lead from being marked failed."""
 
-    table: LeadTable
+    store: LeadStore
     dynamics_settings: Callable[[], DynamicsSettings]
-    dataverse: Callable[[], Dataverse]
+    crm: Callable[[], Crm]
     mailer: Callable[[], Mailer | None]
-    clock: Callable[[], datetime] = lead_row.now
+    clock: Callable[[], datetime] = now
 
     def process_message(self, text: str) -> None:
         try:
@@ -65,11 +57,11 @@ class Pipeline:
         self.process(lead_id)
 
     def process(self, lead_id: str) -> None:
-        entity = self.table.get(lead_id)
+        entity = self.store.get(lead_id)
         if entity is None:
             log.error("lead %s: no such lead in the table; message ignored", lead_id)
             return
-        if entity.get("Status") in (Status.DONE, Status.FAILED):
+        if lead_row.is_finished(entity):
             log.info("lead %s is already %s; nothing to do", lead_id, entity["Status"])
             return
         try:
@@ -79,62 +71,53 @@ class Pipeline:
             raise
 
     def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
-        dynamics = self.dynamics_settings()
-        mailer = self.mailer()
         lead = lead_row.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
-        status = Status.DONE
         changes: dict[str, Any] = {}  # written together with the mail claim, or at the end
-        state: DynamicsState
-        if entity.get("DynamicsLeadId"):
-            state = DynamicsState("created", link=dynamics.record_link(entity["DynamicsLeadId"]))
-        elif not dynamics.enabled:
-            status = Status.HELD
-            state = DynamicsState("held")
-            log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
-        else:
-            dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
-            try:
-                created = self.dataverse().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at))
-            except DataverseRejected as exc:
-                status = Status.FAILED
-                error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
-                state = DynamicsState("failed", error=error)
-                changes["LastError"] = error
-                log.error("lead %s: Dataverse refused it (%s %s)", lead_id, exc.status, exc.code)
-            else:
-                changes["DynamicsLeadId"] = dynamics_lead_id
-                state = DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
-                log.info("lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in",
-                         dynamics_lead_id)  # fmt: skip
-
+        status, state = self._to_dynamics(lead_id, lead, received_at, entity, changes)
+        mailer = self.mailer()
         if mailer is not None:
-            mails: list[tuple[str, Callable[[], Email]]] = [
-                ("NotifiedAt", lambda: lead_notification(lead, received_at, state))
-            ]
+            mails = [Due("NotifiedAt", lambda: lead_notification(lead, received_at, state))]
             if status == Status.FAILED:
-                mails.append(("AlertedAt", lambda: failure_alert(lead_id, lead.offer_title, lead.is_test,
-                                                                 state.error, received_at)))  # fmt: skip
+                mails.append(Due("AlertedAt", lambda: _alert(lead_id, lead, state.error, received_at)))
             try:
-                changes |= self._send_once(mailer, lead_id, entity, mails, changes)
-            except MailError as exc:
-                if exc.transient:
-                    raise
+                changes |= SendOnce(self.store, mailer, self.clock).send(lead_id, entity, mails, changes)
+            except RetryCannotHelp as exc:
                 # A mail setting is wrong (permission, mailbox, password): retrying cannot help until someone fixes
                 # it. The lead fails, `status` says why, and `replay --failed` sends the mail once it is fixed.
                 status = Status.FAILED
                 changes["LastError"] = f"mail: {exc}"[:MAX_ERROR_CHARS]
                 log.error("lead %s: the mail could not be sent and will not be retried: %s", lead_id, exc)
-        changes |= {"Status": status.value, "UpdatedAt": self.clock(), CLAIM: ""}
-        if status != Status.FAILED:
-            changes["LastError"] = ""
-        self.table.update(lead_id, changes)
+        changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
+        self.store.update(lead_id, changes)
         log.info("lead %s %s", lead_id, status.value)
 
-    def mark_failed(self, lead_id: str, reason: str) -> None:
-        """For the poison queue: the lead gave up retrying. Mark it failed, and send the contacts the lead itself
-        (if it has not gone out yet: they must not miss it) and the failure alert."""
-        entity = self.table.get(lead_id)
+    def _to_dynamics(
+        self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], changes: dict[str, Any]
+    ) -> tuple[Status, DynamicsState]:
+        """Create the lead in Dynamics unless it is there or Dynamics is off; what to record goes in ``changes``."""
+        dynamics = self.dynamics_settings()
+        if entity.get("DynamicsLeadId"):
+            return Status.DONE, DynamicsState("created", link=dynamics.record_link(entity["DynamicsLeadId"]))
+        if not dynamics.enabled:
+            log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
+            return Status.HELD, DynamicsState("held")
+        dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
+        try:
+            created = self.crm().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at))
+        except RetryCannotHelp as exc:
+            error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
+            changes["LastError"] = error
+            log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
+            return Status.FAILED, DynamicsState("failed", error=error)
+        changes["DynamicsLeadId"] = dynamics_lead_id
+        log.info("lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in", dynamics_lead_id)
+        return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
+
+    def give_up(self, lead_id: str, reason: str) -> None:
+        """For the poison queue: the lead exhausted its retries. Mark it failed, and make sure the contacts hear
+        of it: the lead itself (if it has not gone out yet: they must not miss it) and the failure alert."""
+        entity = self.store.get(lead_id)
         if entity is None:
             log.error("poison message for unknown lead %s", lead_id)
             return
@@ -143,87 +126,48 @@ class Pipeline:
         if entity.get("Status") == Status.FAILED:
             error = entity.get("LastError") or reason  # a second poison message: the first one said why
         else:
-            error = f"{reason}; last error: {entity.get('LastError') or 'no error was recorded'}"[:MAX_ERROR_CHARS]
-            failed = {"Status": Status.FAILED.value, "LastError": error, "UpdatedAt": self.clock()}
-            entity |= failed | {"_etag": self.table.update(lead_id, failed)}
+            failed = lead_row.gave_up(reason, entity.get("LastError") or "", self.clock())
+            error = failed["LastError"]
+            entity |= failed | {"_etag": self.store.update(lead_id, failed)}
             log.error("lead %s failed: %s", lead_id, reason)
         try:
-            mailer = self.mailer()
-            if mailer is None:
-                return
-            lead = lead_row.lead_from_entity(entity)
-            received_at = entity.get("ReceivedAt") or self.clock()
-            if entity.get("DynamicsLeadId"):
-                link = self.dynamics_settings().record_link(entity["DynamicsLeadId"])
-                state = DynamicsState("created", link=link)
-            else:
-                state = DynamicsState("failed", error=error)
-            mails: list[tuple[str, Callable[[], Email]]] = [
-                ("NotifiedAt", lambda: lead_notification(lead, received_at, state)),
-                ("AlertedAt", lambda: failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)),
-            ]
-            # A claim left by a worker that died must not hold these back: this is the last word on the lead.
-            sent = self._send_once(mailer, lead_id, entity, mails, {}, defer=False)
-            if sent:
-                self.table.update(lead_id, sent | {CLAIM: ""})
+            self._alert_contacts(lead_id, entity, error)
         except Exception:
             # The lead is marked failed and `status` shows it; raising would only make the host retry this poison
             # message when its lock expires, with the same outcome.
             log.exception("lead %s: the failure mail could not be sent", lead_id)
 
-    def _send_once(
-        self,
-        mailer: Mailer,
-        lead_id: str,
-        entity: dict[str, Any],
-        mails: list[tuple[str, Callable[[], Email]]],
-        changes: dict[str, Any],
-        defer: bool = True,
-    ) -> dict[str, Any]:
-        """Send each mail whose field (NotifiedAt, AlertedAt) is not set yet, at most once however many workers
-        get here: claim the sending with the entity's ETag (the same write records ``changes``), then send.
-        ``defer``: leave it to a live claim of another worker. Returns the fields to record. A failed send
-        records what did go out, releases the claim and raises."""
-        for _ in range(5):
-            due = [(field, compose) for field, compose in mails if not entity.get(field)]
-            if not due:
-                return {}
-            claimed_at = entity.get(f"{CLAIM}At")
-            if defer and entity.get(CLAIM) and claimed_at and self.clock() - claimed_at < CLAIM_TIMEOUT:
-                raise TryAgainLater(f"lead {lead_id}: another worker is sending its mail")
-            claim = changes | {CLAIM: uuid.uuid4().hex, f"{CLAIM}At": self.clock(), "UpdatedAt": self.clock()}
-            try:
-                self.table.update(lead_id, claim, etag=entity["_etag"])
-                break
-            except LeadChanged:
-                found = self.table.get(lead_id)  # someone wrote in between: look again
-                if found is None:
-                    return {}
-                entity = found
+    def _alert_contacts(self, lead_id: str, entity: dict[str, Any], error: str) -> None:
+        mailer = self.mailer()
+        if mailer is None:
+            return
+        lead = lead_row.lead_from_entity(entity)
+        received_at = entity.get("ReceivedAt") or self.clock()
+        if entity.get("DynamicsLeadId"):
+            state = DynamicsState("created", link=self.dynamics_settings().record_link(entity["DynamicsLeadId"]))
         else:
-            raise TryAgainLater(f"lead {lead_id}: too much contention to claim its mail")
-        sent: dict[str, Any] = {}
-        try:
-            for field, compose in due:
-                mailer.send(compose())
-                sent[field] = self.clock()
-                log.info("lead %s: %s sent", lead_id, "notification" if field == "NotifiedAt" else "failure alert")
-        except Exception:
-            self.table.update(lead_id, sent | {CLAIM: ""})  # the next delivery sends what is still missing
-            raise
-        return sent
+            state = DynamicsState("failed", error=error)
+        mails = [
+            Due("NotifiedAt", lambda: lead_notification(lead, received_at, state)),
+            Due("AlertedAt", lambda: _alert(lead_id, lead, error, received_at)),
+        ]
+        # A claim left by a worker that died must not hold these back: this is the last word on the lead.
+        sent = SendOnce(self.store, mailer, self.clock).send(lead_id, entity, mails, {}, defer=False)
+        if sent:
+            self.store.update(lead_id, sent | {CLAIM: ""})
 
     def _note_error(self, lead_id: str, error: Exception) -> None:
         """Keep what went wrong on the entity (for `status` and the poison handler); never raises."""
-        kind = (
-            "Dataverse" if isinstance(error, DataverseUnavailable) else "mail" if isinstance(error, MailError) else ""
-        )
-        text = f"{kind + ': ' if kind else ''}{_error_text(error)}"
+        text = _error_text(error)
         log.warning("lead %s will be retried: %s", lead_id, text)
         try:
-            self.table.update(lead_id, {"LastError": text[:MAX_ERROR_CHARS], "UpdatedAt": self.clock()})
+            self.store.update(lead_id, {"LastError": text, "UpdatedAt": self.clock()})
         except Exception:
             log.warning("lead %s: could not record the error", lead_id, exc_info=True)
+
+
+def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:
+    return failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)
 
 
 def _without_personal_data(text: str, lead: Lead) -> str:
@@ -235,4 +179,5 @@ def _without_personal_data(text: str, lead: Lead) -> str:
 
 
 def _error_text(error: Exception) -> str:
+    """``DataverseUnavailable: 503 …``: the error's class says which service, the message what happened."""
     return f"{error.__class__.__name__}: {error}"[:MAX_ERROR_CHARS]

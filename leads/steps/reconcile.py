@@ -6,22 +6,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from leads.adapters.storage import LeadChanged, StorageUnavailable
 from leads.core import lead_row
+from leads.core.clock import now
+from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import Status
-
-if TYPE_CHECKING:  # the storage SDKs load on first use, not at cold start
-    from leads.adapters.lead_queue import LeadQueue
-    from leads.adapters.lead_table import LeadTable
+from leads.steps.ports import LeadQueue, LeadStore
 
 log = logging.getLogger(__name__)
 
 
-def reconcile(
-    table: LeadTable, queue: LeadQueue, grace: timedelta, clock: Callable[[], datetime] = lead_row.now
-) -> list[str]:
+def reconcile(table: LeadStore, queue: LeadQueue, grace: timedelta, clock: Callable[[], datetime] = now) -> list[str]:
     """Enqueue every lead still `received` whose last update is older than ``grace``; returns their ids.
 
     The filter runs in the table service (only matching leads come back, with three columns). A lead

@@ -1,0 +1,94 @@
+"""The one error family: every failure the app raises says whether trying again later can help.
+
+- ``TryAgainLater``: the service (or another worker) is busy or down; the queue delivers the lead again.
+- ``RetryCannotHelp``: a setting, a permission or the lead itself is wrong; a person has to act first.
+
+Each adapter's errors derive from one of the two, so the steps decide with one ``isinstance`` and never
+look at status codes or SDK exceptions. The message always says where the failure came from.
+"""
+
+from __future__ import annotations
+
+
+class LeadsError(Exception):
+    """Base of every error the app raises on purpose."""
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later can help."""
+        return isinstance(self, TryAgainLater)
+
+
+class TryAgainLater(LeadsError):
+    """Transient: throttling, an outage, a time-out, a busy claim. Retrying later is the fix."""
+
+
+class RetryCannotHelp(LeadsError):
+    """Permanent until someone changes something: a setting, a permission, the data."""
+
+
+# --- storage (table and queue) ----------------------------------------------------------------------
+
+
+class StorageUnavailable(TryAgainLater):
+    """Table or queue storage could not be reached or refused the request for a transient reason."""
+
+
+class LeadChanged(TryAgainLater):
+    """Someone else updated the lead since it was read (the ETag no longer matches): read it again."""
+
+
+class ClaimBusy(TryAgainLater):
+    """Another worker is sending this lead's notifications; the queue delivers the message again later."""
+
+
+# --- signing in to Entra ID ---------------------------------------------------------------------------
+
+
+class SignInError(LeadsError):
+    """No token. The message starts with where it failed and names the setting to fix."""
+
+
+class SignInUnavailable(SignInError, TryAgainLater):
+    """Entra ID (or the managed identity endpoint) had trouble of its own, or could not be reached."""
+
+
+class SignInRefused(SignInError, RetryCannotHelp):
+    """Entra ID refused the credentials or the configuration (wrong secret, tenant, consent…)."""
+
+
+# --- Dataverse (Dynamics 365) ---------------------------------------------------------------------------
+
+
+class DataverseError(LeadsError):
+    """Dataverse answered with an error, or not at all (``status`` None)."""
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(f"{status or 'no answer'} {code}: {message}".strip())
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class DataverseUnavailable(DataverseError, TryAgainLater):
+    """Throttled, a server error, no connection: worth trying again later."""
+
+
+class DataverseRejected(DataverseError, RetryCannotHelp):
+    """A permanent refusal: bad data, a missing privilege, a wrong setting."""
+
+
+# --- notification mail ------------------------------------------------------------------------------------
+
+
+class MailError(LeadsError):
+    """A notification could not be sent; the message says why and which setting to fix. Never holds the
+    message's body or recipients (personal data, the publisher's addresses)."""
+
+
+class MailUnavailable(MailError, TryAgainLater):
+    """Throttling, an outage, a time-out: the queue delivers the lead again."""
+
+
+class MailRefused(MailError, RetryCannotHelp):
+    """A mail setting is wrong (permission, mailbox, password): a person must fix it first."""

@@ -1,0 +1,36 @@
+"""Every setting the app reads, with what it is: the README's table and infra's drift test use it."""
+
+from __future__ import annotations
+
+SETTINGS: dict[str, str] = {
+    "AzureWebJobsStorage": "Storage connection string (`UseDevelopmentStorage=true` for Azurite). "
+    "Or identity-based: `AzureWebJobsStorage__tableServiceUri` + `__queueServiceUri` (or `__accountName`).",
+    "AzureWebJobsStorage__tableServiceUri": "Table endpoint for identity-based storage access.",
+    "AzureWebJobsStorage__queueServiceUri": "Queue endpoint for identity-based storage access.",
+    "AzureWebJobsStorage__accountName": "Storage account name; derives both endpoints (public cloud).",
+    "AzureWebJobsStorage__credential": "`managedidentity` for identity-based storage access.",
+    "AzureWebJobsStorage__clientId": "Client id of the user-assigned identity used for storage.",
+    "LEADS_TABLE": "Table holding every lead (default `leads`).",
+    "LEADS_QUEUE": "Queue of leads waiting to be sent (default `leads`; poison queue `<name>-poison`).",
+    "DYNAMICS_URL": "Your Dynamics 365 URL, as the browser shows it (e.g. `https://contoso.crm4.dynamics.com`).",
+    "DYNAMICS_API_VERSION": "Dataverse Web API version (default `v9.2`).",
+    "DYNAMICS_ENABLED": "`true` (default) sends leads to Dynamics; `false` keeps them stored as `held`.",
+    "DYNAMICS_AUTH": "`client_secret` (default), `username_password` or `managed_identity`.",
+    "AZURE_TENANT_ID": "Entra ID tenant (directory) id.",
+    "AZURE_CLIENT_ID": "App registration client id; with `managed_identity`, a user-assigned identity's client id.",
+    "AZURE_CLIENT_SECRET": "App registration client secret (`client_secret` mode).",
+    "DYNAMICS_USERNAME": "Office 365 user name (`username_password` mode).",
+    "DYNAMICS_PASSWORD": "Office 365 password (`username_password` mode; expires, no MFA).",
+    "AZURE_AUTHORITY_HOST": "Entra ID host (default `login.microsoftonline.com`; sovereign clouds differ).",
+    "NOTIFY_TO": "Contact emails for each lead, separated by semicolons. Empty: no email.",
+    "NOTIFY_FROM": "Mailbox the notifications are sent from.",
+    "MAIL_TRANSPORT": "`graph` (default), `smtp` or `none`.",
+    "GRAPH_URL": "Microsoft Graph endpoint (default `https://graph.microsoft.com`).",
+    "SMTP_HOST": "SMTP server (`smtp` transport).",
+    "SMTP_PORT": "SMTP port (default 587).",
+    "SMTP_USERNAME": "SMTP user name (optional).",
+    "SMTP_PASSWORD": "SMTP password (optional).",
+    "SMTP_STARTTLS": "`true` (default) upgrades the SMTP connection with STARTTLS.",
+    "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
+    "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
+}

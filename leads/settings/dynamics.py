@@ -1,0 +1,115 @@
+"""Dynamics 365 and how to sign in to it (Graph mail signs in the same way)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from leads.settings.reader import LOOPBACK_HOSTS, Reader, require_sign_in, sign_in_mode
+
+DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
+AuthMode = Literal["client_secret", "username_password", "managed_identity"]
+
+
+@dataclass(frozen=True)
+class DynamicsSettings:
+    url: str  # normalised: https://host[:port]
+    api_version: str
+    enabled: bool
+    auth: AuthMode
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+    authority_host: str  # normalised: https://host[:port]
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/data/{self.api_version}"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host}/{self.tenant_id or 'organizations'}"
+
+    def record_link(self, dynamics_lead_id: str) -> str:
+        return f"{self.url}/main.aspx?etn=lead&pagetype=entityrecord&id={dynamics_lead_id}"
+
+
+def normalise_dynamics_url(value: str) -> str:
+    """What the browser shows (``contoso.crm4.dynamics.com/main.aspx?appid=…``) → ``https://host``.
+
+    Raises ValueError with the reason. https is required except for loopback hosts (tests, ``make run``).
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("is empty")
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if parts.scheme not in ("https", "http"):
+        raise ValueError(f"has scheme {parts.scheme!r}; use https://")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not host:
+        raise ValueError("has no host name")
+    loopback = host in LOOPBACK_HOSTS
+    if parts.scheme == "http" and not loopback:
+        raise ValueError("uses http://; Dynamics 365 is only reachable over https://")
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}"
+
+
+def normalise_authority_host(value: str) -> str:
+    """``login.microsoftonline.com`` or ``https://host:port`` → ``https://host[:port]``."""
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be a host name or an https:// URL (MSAL refuses http authorities)")
+    return f"https://{parts.netloc}"
+
+
+def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
+    read = Reader(env)
+    enabled = read.flag("DYNAMICS_ENABLED", True)
+    url = ""
+    raw_url = read.text("DYNAMICS_URL")
+    if raw_url or enabled:
+        try:
+            url = normalise_dynamics_url(raw_url)
+        except ValueError as exc:
+            hint = "set it to your Dynamics 365 address, e.g. https://contoso.crm.dynamics.com"
+            if not enabled:
+                hint += ", or leave it empty while DYNAMICS_ENABLED is false"
+            read.problem("DYNAMICS_URL", f"{exc}; {hint}")
+    api_version = read.text("DYNAMICS_API_VERSION", "v9.2")
+    if not re.fullmatch(r"v\d+\.\d+", api_version):
+        read.problem("DYNAMICS_API_VERSION", f"is {api_version!r}; use a Web API version such as v9.2")
+    auth = sign_in_mode(read)
+    tenant_id = read.text("AZURE_TENANT_ID")
+    client_id = read.text("AZURE_CLIENT_ID")
+    client_secret = read.text("AZURE_CLIENT_SECRET")
+    username = read.text("DYNAMICS_USERNAME")
+    password = read.text("DYNAMICS_PASSWORD")
+    if enabled:
+        require_sign_in(read, auth)
+    authority_host = DEFAULT_AUTHORITY_HOST
+    try:
+        authority_host = normalise_authority_host(read.text("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST))
+    except ValueError as exc:
+        read.problem("AZURE_AUTHORITY_HOST", f"{exc}; leave it empty for the public cloud")
+    read.done()
+    return DynamicsSettings(
+        url=url,
+        api_version=api_version,
+        enabled=enabled,
+        auth=auth,  # type: ignore[arg-type]  # checked by choice()
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        username=username,
+        password=password,
+        authority_host=authority_host,
+    )

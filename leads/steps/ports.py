@@ -1,0 +1,50 @@
+"""The small interfaces the steps work through. The adapters (leads/adapters) implement them for Azure
+Storage, Dataverse, Graph and SMTP; the unit tests implement them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from leads.core.messages import Email
+
+
+class LeadStore(Protocol):
+    """The lead table: one entity per lead, with its ETag as ``_etag``."""
+
+    def insert(self, entity: dict[str, Any]) -> bool:
+        """Create the entity; False if one with the same keys is already there."""
+
+    def get(self, lead_id: str) -> dict[str, Any] | None:
+        """The lead's entity with its ETag as ``_etag``, or None."""
+
+    def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
+        """Merge ``changes``; with ``etag``, only if nobody changed the lead since (else LeadChanged). The new ETag."""
+
+    def query(
+        self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Entities matching an OData filter with ``@name`` parameters, each with its ``_etag``."""
+
+
+class LeadQueue(Protocol):
+    """The queue the processing function listens on."""
+
+    def send(self, text: str, delay_seconds: int = 0) -> None:
+        """Enqueue one message; StorageUnavailable if it could not be."""
+
+
+class Crm(Protocol):
+    """Where leads become sales leads: Dynamics 365."""
+
+    def create_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
+        """Create the lead with this id unless it exists: True if created now, False if it was there."""
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> None:
+        """Send one message from NOTIFY_FROM with every NOTIFY_TO address as a recipient; MailError if not."""
+
+    def check(self) -> str:
+        """Check, without sending anything, that mail can be sent; a one-line description of what was
+        checked, or MailError with advice naming the setting to fix."""
