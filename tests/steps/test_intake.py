@@ -63,7 +63,7 @@ def test_queue_message_is_base64_json_with_ids_only(storage_env: StorageSettings
     _, answer, _ = post(body(marketplace_lead()))
     [wire] = queue_texts(storage_env)
     # host.json keeps messageEncoding "base64", the Functions host's default: it decodes exactly this.
-    host_json = json.loads((Path(__file__).parent.parent / "host.json").read_text())
+    host_json = json.loads((Path(__file__).parents[2] / "host.json").read_text())
     assert host_json["extensions"]["queues"]["messageEncoding"] == "base64"
     message = json.loads(base64.b64decode(wire, validate=True))
     assert message == {"id": answer["id"], "PartitionKey": answer["id"][:2], "RowKey": answer["id"]}

@@ -1,0 +1,121 @@
+"""In-memory doubles of the steps' ports, for fast unit tests of pure state logic. They keep the real
+services' semantics that the steps rely on; the Azurite and stand-in tests check the adapters themselves."""
+
+from __future__ import annotations
+
+import copy
+import operator
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from leads.core.errors import LeadChanged
+from leads.core.lead_row import keys_for
+from leads.core.messages import Email
+
+_CONDITION = re.compile(r"^\s*(\w+)\s+(eq|ne|lt|le|gt|ge)\s+@(\w+)\s*$")
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+}  # fmt: skip
+
+
+class MemoryLeadStore:
+    """Azure Table semantics the state machine depends on: insert refuses an existing key, update merges,
+    an update with a stale ETag fails (LeadChanged), every write gives a new ETag. ``query`` understands the
+    filters the app writes: conditions ``Column op @param`` joined by ``and``."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.writes = 0
+        self._version = 0
+        self._lock = threading.Lock()
+
+    def insert(self, entity: dict[str, Any]) -> bool:
+        with self._lock:
+            key = (entity["PartitionKey"], entity["RowKey"])
+            if key in self.rows:
+                return False
+            self.rows[key] = self._stamped(entity)
+            return True
+
+    def get(self, lead_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.rows.get(keys_for(lead_id))
+            return copy.deepcopy(row) if row is not None else None
+
+    def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
+        with self._lock:
+            key = keys_for(lead_id)
+            row = self.rows.get(key)
+            if row is None:  # MERGE of a missing entity: the service answers 404
+                raise KeyError(lead_id)
+            if etag is not None and row["_etag"] != etag:
+                raise LeadChanged(lead_id)
+            self.rows[key] = self._stamped(row | changes)
+            return str(self.rows[key]["_etag"])
+
+    def query(
+        self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        conditions = [_CONDITION.match(part) for part in re.split(r"\band\b", query_filter)]
+        if not all(conditions):
+            raise ValueError(f"filter not understood by the double: {query_filter}")
+        with self._lock:
+            rows = [copy.deepcopy(row) for row in self.rows.values()]
+        for row in rows:
+            if all(_holds(row, match, parameters) for match in conditions if match is not None):
+                yield {name: row[name] for name in select if name in row} | {"_etag": row["_etag"]} if select else row
+
+    def _stamped(self, entity: dict[str, Any]) -> dict[str, Any]:
+        self._version += 1
+        self.writes += 1
+        return copy.deepcopy(entity) | {"_etag": f'W/"{self._version}"'}
+
+
+def _holds(row: dict[str, Any], match: re.Match[str], parameters: dict[str, Any]) -> bool:
+    column, op, parameter = match.groups()
+    return column in row and _OPERATORS[op](row[column], parameters[parameter])
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def send(self, text: str, delay_seconds: int = 0) -> None:
+        self.messages.append(text)
+
+
+class RecordingCrm:
+    """Create-if-absent, as Dataverse's PATCH with If-None-Match: *; ``fail`` raises instead."""
+
+    def __init__(self) -> None:
+        self.leads: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self.fail: Exception | None = None
+        self.during_create: Callable[[], None] | None = None  # another worker acting meanwhile
+
+    def create_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
+        self.calls += 1
+        if self.during_create is not None:
+            self.during_create()
+        if self.fail is not None:
+            raise self.fail
+        if lead_id in self.leads:
+            return False
+        self.leads[lead_id] = body
+        return True
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+        self.fail: Exception | None = None
+
+    def send(self, email: Email) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(email)
+
+    def check(self) -> str:
+        return "recording mailer"
