@@ -5,23 +5,27 @@ PY := $(VENV)/bin/python
 # checkov (the infra/ policy scan) pins packaging<24, which pytest 9 cannot use: it gets a venv of its own.
 CHECKOV_VENV := $(VENV)/checkov
 
-.PHONY: run test bench setup lint clean
+.PHONY: run test bench setup setup-base lint clean
 
-run: setup
+run: setup-base
 	$(PY) -m devtools.run
 
 test: setup lint
 	$(PY) -m pytest -q
 
-bench: setup
+bench: setup-base
 	$(PY) -m bench
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
+# run and bench need the app's venv and Azurite; the checkov venv is only for the tests (infra's policy scan).
+setup-base: $(VENV)/.installed node_modules/.installed
+
+setup: setup-base $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

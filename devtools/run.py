@@ -13,34 +13,28 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
-from leads.ops.commands import test_lead_payload
+from leads.core.validation_lead import test_lead_payload
+from leads.settings import SettingsError, local_file
 
 LOCAL = ROOT / ".local"
-SETTINGS = ROOT / "local.settings.json"
-SAMPLE = ROOT / "local.settings.sample.json"
+SETTINGS = ROOT / local_file.FILE_NAME
+SAMPLE = ROOT / local_file.SAMPLE_NAME
 GENERATED_MARK = "LOCAL_STANDINS"  # a Values entry: this file was written by `make run`, and may be rewritten
 APP_PORT = 7071
-
-
-def read_settings(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return document
 
 
 def uses_standins() -> bool:
     """No local.settings.json yet, or one that `make run` wrote: run against the stand-ins."""
     if not SETTINGS.exists():
         return True
-    return bool(read_settings(SETTINGS).get("Values", {}).get(GENERATED_MARK) == "true")
+    return local_file.values(local_file.read(SETTINGS), SETTINGS).get(GENERATED_MARK) == "true"
 
 
 def write_standin_settings(standin_values: dict[str, str]) -> None:
     """local.settings.json from the sample, pointed at the stand-ins (git-ignored; test secrets only)."""
-    document = read_settings(SAMPLE)
+    document = local_file.read(SAMPLE)
     values = document["Values"]
     values.update({name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")})
     values.update(
@@ -117,6 +111,8 @@ def main() -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    except SettingsError as exc:  # an unreadable local.settings.json: say which file and value, not a traceback
+        raise SystemExit(f"error: {exc}") from None
     finally:
         for process in reversed(started):
             if process.poll() is None:

@@ -40,6 +40,8 @@ def read(path: Path) -> dict[str, Any]:
 def values(document: dict[str, Any], path: Path) -> dict[str, str]:
     """The ``Values`` object, every value a string (Core Tools refuses others)."""
     found = document.get("Values") or {}
+    if not isinstance(found, dict):
+        raise SettingsError([f"{path}: Values must be an object of setting names and string values"])
     problems = [
         f"{path}: Values.{name} must be a string (got {json.dumps(value)}); put it in quotes"
         for name, value in found.items()

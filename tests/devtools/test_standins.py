@@ -23,7 +23,7 @@ from azure.identity import ManagedIdentityCredential
 
 from devtools.standins import SmtpStandIn, StandIns, shared_ca, start_all
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ODATA = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 LEAD = {"subject": "Contoso Test", "firstname": "Ada", "lastname": "Lovelace", "leadsourcecode": 8}
 

@@ -1,4 +1,4 @@
-"""The local development host (leads/host.py) against the fixture apps in tests/hostapps and a real Azurite."""
+"""The local development host (devtools/host) against the fixture apps in tests/devtools/hostapps and a real Azurite."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from devtools.host import (
     load_settings,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "hostapps"
 
 
