@@ -60,6 +60,21 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
     ):
         if endpoint and not connection_string and urlsplit(endpoint).scheme != "https":
             read.problem(name, f"is {endpoint!r}; it must be an https:// URL")
+    table_name, queue_name = _table_and_queue(read)
+    read.done()
+    return StorageSettings(
+        connection_string=connection_string,
+        table_endpoint=table_endpoint.rstrip("/"),
+        queue_endpoint=queue_endpoint.rstrip("/"),
+        managed_identity_credential=read.text(f"{prefix}__credential").lower() == "managedidentity",
+        managed_identity_client_id=read.text(f"{prefix}__clientId"),
+        table_name=table_name,
+        queue_name=queue_name,
+    )
+
+
+def _table_and_queue(read: Reader) -> tuple[str, str]:
+    """LEADS_TABLE and LEADS_QUEUE, checked against the storage service's naming rules."""
     table_name = read.text("LEADS_TABLE", "leads")
     if not _TABLE_NAME.match(table_name):
         read.problem(
@@ -72,13 +87,4 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
             f"is {queue_name!r}; a queue name is 3-56 lower-case letters, digits and "
             "single hyphens (the poison queue adds '-poison')",
         )
-    read.done()
-    return StorageSettings(
-        connection_string=connection_string,
-        table_endpoint=table_endpoint.rstrip("/"),
-        queue_endpoint=queue_endpoint.rstrip("/"),
-        managed_identity_credential=read.text(f"{prefix}__credential").lower() == "managedidentity",
-        managed_identity_client_id=read.text(f"{prefix}__clientId"),
-        table_name=table_name,
-        queue_name=queue_name,
-    )
+    return table_name, queue_name
