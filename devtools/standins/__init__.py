@@ -109,15 +109,33 @@ def start_all(
     user = entra.add_user(USERNAME)
     entra.add_managed_identity(system_assigned=True)
     managed_identity = entra.add_managed_identity()
-    smtp_username, smtp_password = ("leads-smtp", os.urandom(12).hex()) if smtp_auth else (None, None)
+    smtp_credentials = ("leads-smtp", os.urandom(12).hex()) if smtp_auth else None
+    dataverse, graph, smtp = _start_services(entra, ports, smtp_credentials)
+    sender = _introduce(entra, dataverse, graph, user)
+    if listener is not None:
+        for standin in (entra, dataverse, graph, smtp):
+            standin.add_listener(listener)
+
+    ca_file = shared_ca().write_ca_pem(state / "ca.pem")
+    standins = StandIns(entra, dataverse, graph, smtp, {}, state, app, user, managed_identity, sender)
+    standins.settings.update(_settings(standins, ca_file, ports, smtp_credentials))
+    _write_settings(standins.settings_file, standins.settings)
+    return standins
+
+
+def _start_services(
+    entra: EntraStandIn, ports: Ports, smtp_credentials: tuple[str, str] | None
+) -> tuple[DataverseStandIn, GraphStandIn, SmtpStandIn]:
+    """Start Entra ID, then the services trusting its tokens; on a failure, stop what already runs."""
+    smtp_username, smtp_password = smtp_credentials or (None, None)
     started: list[StandIn | SmtpStandIn] = []
     try:
         started.append(entra.start())
         dataverse = DataverseStandIn(
-            tokens=tokens, authority_host=entra.authority_host, tenant_id=entra.tenant_id, port=ports.dataverse
+            tokens=entra.tokens, authority_host=entra.authority_host, tenant_id=entra.tenant_id, port=ports.dataverse
         )
         started.append(dataverse.start())
-        graph = GraphStandIn(tokens=tokens, authority_host=entra.authority_host, port=ports.graph)
+        graph = GraphStandIn(tokens=entra.tokens, authority_host=entra.authority_host, port=ports.graph)
         started.append(graph.start())
         smtp = SmtpStandIn(
             port=ports.smtp, control_port=ports.smtp_control, username=smtp_username, password=smtp_password
@@ -127,50 +145,64 @@ def start_all(
         for standin in reversed(started):
             standin.stop()
         raise
+    return dataverse, graph, smtp
+
+
+def _introduce(entra: EntraStandIn, dataverse: DataverseStandIn, graph: GraphStandIn, user: User) -> Mailbox:
+    """Make Entra ID know the resources, and Graph the mailboxes; returns the sender mailbox."""
     for audience in dataverse.audiences | graph.audiences:
         entra.add_resource(audience)
     sender = graph.add_mailbox(SENDER_ADDRESS, "Marketplace leads")
     # The Office 365 user has a mailbox of its own and Send As on the sender, so ROPC mode can send too.
     graph.add_mailbox(user.username, user.display_name)
     graph.grant_send_as(user.username, sender.address)
-    if listener is not None:
-        for standin in (entra, dataverse, graph, smtp):
-            standin.add_listener(listener)
+    return sender
 
-    ca_file = shared_ca().write_ca_pem(state / "ca.pem")
+
+def _settings(
+    standins: StandIns, ca_file: Path, ports: Ports, smtp_credentials: tuple[str, str] | None
+) -> dict[str, str]:
+    """What the app should read from its environment, plus the stand-ins' own addresses for tests and harnesses."""
+    entra, dataverse, graph, smtp = standins.entra, standins.dataverse, standins.graph, standins.smtp
     user_realm = f"https://127.0.0.1:{ports.user_realm}" if ports.user_realm else "disabled"
     if entra.user_realm_error:
         user_realm = "unavailable"
-    assert app.client_secret is not None and smtp.control is not None
-    settings = {
+    assert standins.app.client_secret is not None and smtp.control is not None
+    smtp_login = (
+        {"SMTP_USERNAME": smtp_credentials[0], "SMTP_PASSWORD": smtp_credentials[1]} if smtp_credentials else {}
+    )
+    return {
         "DYNAMICS_URL": dataverse.base_url,
         "AZURE_AUTHORITY_HOST": entra.authority_host,
         "AZURE_TENANT_ID": entra.tenant_id,
-        "AZURE_CLIENT_ID": app.client_id,
-        "AZURE_CLIENT_SECRET": app.client_secret,
-        "DYNAMICS_USERNAME": user.username,
-        "DYNAMICS_PASSWORD": user.password,
+        "AZURE_CLIENT_ID": standins.app.client_id,
+        "AZURE_CLIENT_SECRET": standins.app.client_secret,
+        "DYNAMICS_USERNAME": standins.user.username,
+        "DYNAMICS_PASSWORD": standins.user.password,
         "REQUESTS_CA_BUNDLE": str(ca_file),
         "GRAPH_URL": graph.base_url,
-        "NOTIFY_FROM": sender.address,
+        "NOTIFY_FROM": standins.sender.address,
         "SMTP_HOST": smtp.host,
         "SMTP_PORT": str(smtp.port),
         "SMTP_STARTTLS": "false",
-        **({"SMTP_USERNAME": smtp_username, "SMTP_PASSWORD": smtp_password} if smtp_username and smtp_password else {}),
+        **smtp_login,
         "IDENTITY_ENDPOINT": entra.identity_endpoint,
         "IDENTITY_HEADER": entra.identity_header,
         # Not app settings: for tests and harnesses.
-        "STANDIN_MANAGED_IDENTITY_CLIENT_ID": managed_identity.client_id,
+        "STANDIN_MANAGED_IDENTITY_CLIENT_ID": standins.managed_identity.client_id,
         "STANDIN_ENTRA_CONTROL": entra.control_url,
         "STANDIN_DATAVERSE_CONTROL": dataverse.control_url,
         "STANDIN_GRAPH_CONTROL": graph.control_url,
         "STANDIN_SMTP_CONTROL": smtp.control.control_url,
         "STANDIN_USER_REALM": user_realm,
     }  # fmt: skip
-    # Written to a temporary name and renamed, so a harness polling for the file never reads half of it.
-    partial = state / "standins.json.partial"
+
+
+def _write_settings(path: Path, settings: dict[str, str]) -> None:
+    """Write ``settings`` (mode 0600: they hold test secrets) to a temporary name and rename it, so a harness
+    polling for the file never reads half of it."""
+    partial = path.with_name(path.name + ".partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(settings, handle, indent=2)
-    partial.replace(state / "standins.json")
-    return StandIns(entra, dataverse, graph, smtp, settings, state, app, user, managed_identity, sender)
+    partial.replace(path)
