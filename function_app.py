@@ -14,6 +14,11 @@ from leads.core import clock, lead_row
 from leads.steps import intake
 from leads.steps.reconcile import reconcile
 
+# In Azure (APPLICATIONINSIGHTS_CONNECTION_STRING set), the lead events' fields become customDimensions, which the
+# alerts and the workbook in infra/ query; elsewhere this does nothing. It loads the OpenTelemetry distro (part of
+# the cold start in Azure), before any function runs, so no event is logged without its fields.
+runtime.telemetry()
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 

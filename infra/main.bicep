@@ -162,6 +162,11 @@ param reconcileSchedule string = ''
 @description('RECONCILE_GRACE_MINUTES: leads still received after this many minutes are re-enqueued.')
 param reconcileGraceMinutes string = '10'
 
+// --- operations -------------------------------------------------------------------------------------------
+
+@description('Address the Azure Monitor alerts (lead failed, poison queue, lead stranded, functions failing) are emailed to, by Azure Monitor itself, not by the app\'s mail. Empty: the first NOTIFY_TO address; if that is empty too, the alerts only show in the portal.')
+param operationsEmail string = ''
+
 // --- names -------------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -327,6 +332,32 @@ module api 'app/api.bicep' = {
   dependsOn: [
     rbac
   ]
+}
+
+// Alerts and the workbook read Application Insights only: they work whatever the app's mail settings are.
+var operationsAddress = !empty(trim(operationsEmail)) ? trim(operationsEmail) : trim(first(split(notifyTo, ';')))
+
+module alerts 'core/monitor/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    name: resourceToken
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    operationsEmail: operationsAddress
+  }
+}
+
+module workbook 'core/monitor/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    displayName: 'Marketplace leads (${environmentName})'
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
 }
 
 // --- outputs (azd stores them in .azure/<env>/.env) ---------------------------------------------------------

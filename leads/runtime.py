@@ -124,6 +124,17 @@ def processor() -> LeadProcessor:
     return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer)
 
 
+@_Once
+def telemetry() -> bool:
+    """The app's log records, with their fields, to Application Insights (leads/adapters/telemetry.py); in Azure
+    only. Once per process, and not reset: OpenTelemetry's providers are set once per process."""
+    import os
+
+    from leads.adapters.telemetry import send_to_application_insights
+
+    return send_to_application_insights(os.environ)
+
+
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, lead_table, lead_queue,

@@ -20,11 +20,14 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from leads.core import events
+from leads.core.lead_row import Status
 from leads.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,3 +365,121 @@ def test_instance_cap_keeps_dataverse_under_its_concurrency_limit() -> None:
         f"{DATAVERSE_CONCURRENT_REQUESTS} concurrent requests: lower maximumInstanceCount in infra/main.bicep "
         "and LEADS_MAX_INSTANCES's default in infra/main.parameters.json, and update the comment and docs/deploy.md"
     )
+
+
+# --- alerts and the workbook (infra/core/monitor) ------------------------------------------------------------
+
+ALERTS_BICEP = INFRA / "core" / "monitor" / "alerts.bicep"
+WORKBOOK_BICEP = INFRA / "core" / "monitor" / "workbook.bicep"
+_EVENT_NAME = re.compile(r'"(lead\.\w+)"')
+_DIMENSION = re.compile(r"customDimensions\.(\w+)")
+
+
+def emitted_fields() -> set[str]:
+    """Every field the app's events carry (leads/core/events.py), from an entity with every column they read."""
+    entity = {"LeadId": "abc12345", "OfferId": "o", "Action": "INS", "ReceivedAt": datetime(2026, 1, 1, tzinfo=UTC)}
+    at = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    samples = [
+        events.received(entity),
+        events.in_dynamics(entity, at),
+        events.mailed(entity, "NotifiedAt", at),
+        events.finished(entity, Status.FAILED, "DataverseRejected: 400"),
+        events.poisoned(entity),
+        events.reenqueued(entity),
+    ]
+    return {field for sample in samples for field in sample}
+
+
+def alert_rules() -> list[str]:
+    """The entries of alerts.bicep's ``rules`` list, one text each."""
+    text = ALERTS_BICEP.read_text(encoding="utf-8")
+    body = re.search(r"^var rules = \[\n(.*?)^\]", text, re.M | re.S)
+    assert body, "alerts.bicep: no `var rules = [ ... ]`"
+    return re.findall(r"^  \{\n(.*?)^  \}", body.group(1), re.M | re.S)
+
+
+def test_alerts_and_workbook_are_deployed_from_main_with_application_insights() -> None:
+    text = MAIN_BICEP.read_text(encoding="utf-8")
+    for module, path in (("alerts", "core/monitor/alerts.bicep"), ("workbook", "core/monitor/workbook.bicep")):
+        declared = re.search(rf"^module {module} '{path}' = \{{(.*?)^\}}", text, re.M | re.S)
+        assert declared, f"main.bicep does not deploy {path} as module {module}"
+        assert "applicationInsightsName: monitoring.outputs.applicationInsightsName" in declared.group(1)
+    assert re.search(r"^\s*operationsEmail: operationsAddress$", text, re.M)
+
+
+def test_operations_address_defaults_to_the_first_contact() -> None:
+    text = MAIN_BICEP.read_text(encoding="utf-8")
+    assert bicep_params(MAIN_BICEP)["operationsEmail"] == "''"
+    assert re.search(
+        r"^var operationsAddress = !empty\(trim\(operationsEmail\)\) \? trim\(operationsEmail\) "
+        r": trim\(first\(split\(notifyTo, ';'\)\)\)$",
+        text,
+        re.M,
+    ), "operationsEmail must fall back to NOTIFY_TO's first address"
+
+
+def test_the_action_group_emails_the_operations_address() -> None:
+    text = ALERTS_BICEP.read_text(encoding="utf-8")
+    group = re.search(r"^resource operations 'Microsoft\.Insights/actionGroups@[\w-]+' = \{(.*?)^\}", text, re.M | re.S)
+    assert group, "alerts.bicep: no action group `operations`"
+    assert "emailAddress: operationsEmail" in group.group(1)
+    assert "useCommonAlertSchema: true" in group.group(1)
+
+
+def test_every_alert_rule_notifies_the_action_group() -> None:
+    text = ALERTS_BICEP.read_text(encoding="utf-8")
+    resources = re.findall(
+        r"^resource \w+ 'Microsoft\.Insights/scheduledQueryRules@[\w-]+' = (.*?)^\}", text, re.M | re.S
+    )
+    assert len(resources) == 1, "one scheduledQueryRules resource, looping over `rules`"
+    (rule_resource,) = resources
+    assert rule_resource.startswith("[for rule in rules: {")
+    assert re.search(r"actionGroups: \[\s*operations\.id\s*\]", rule_resource)
+    assert "scopes: [\n      applicationInsights.id\n    ]" in rule_resource
+    others = [p for p in bicep_files() if p != ALERTS_BICEP and "scheduledQueryRules" in p.read_text(encoding="utf-8")]
+    assert not others, f"alert rules outside alerts.bicep escape this check: {others}"
+
+
+def test_the_four_alert_rules_watch_what_the_issue_asks_for() -> None:
+    rules = {re.search(r"key: '([\w-]+)'", rule).group(1): rule for rule in alert_rules()}  # type: ignore[union-attr]
+    assert sorted(rules) == ["function-failing", "lead-failed", "lead-poison", "lead-stranded"]
+    assert f'"{events.FAILED}"' in rules["lead-failed"]
+    assert f'"{events.REENQUEUED}"' in rules["lead-stranded"]
+    assert "requests | where success == false" in rules["function-failing"]
+    assert 'requests | where name == "${poisonFunctionName}"' in rules["lead-poison"]
+    for key, rule in rules.items():
+        for part in (
+            "displayName: '",
+            "description: '",
+            "severity: ",
+            "threshold: ",
+            "windowSize: 'PT",
+            "evaluationFrequency: 'PT",
+        ):
+            assert part in rule, f"alert rule {key} lacks {part.strip(': ')}"
+
+
+def test_the_poison_alert_watches_the_function_bound_to_the_poison_queue() -> None:
+    default = bicep_params(ALERTS_BICEP)["poisonFunctionName"].strip("'")
+    app = (ROOT / "function_app.py").read_text(encoding="utf-8")
+    bound = re.search(r'queue_name="%LEADS_QUEUE%-poison"[^\n]*\)\ndef (\w+)\(', app)
+    assert bound and bound.group(1) == default, f"the poison alert watches {default!r}, function_app.py binds {bound}"
+
+
+@pytest.mark.parametrize("path", [ALERTS_BICEP, WORKBOOK_BICEP], ids=lambda p: p.name)
+def test_queries_name_only_events_and_fields_the_app_emits(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    unknown = sorted(set(_EVENT_NAME.findall(text)) - set(events.ALL))
+    assert not unknown, f"{path.name} queries events the app does not log (leads/core/events.py): {unknown}"
+    fields = sorted(set(_DIMENSION.findall(text)) - emitted_fields())
+    assert not fields, f"{path.name} reads customDimensions the events do not carry: {fields}"
+
+
+def test_the_workbook_shows_leads_failures_and_speed_to_lead() -> None:
+    text = WORKBOOK_BICEP.read_text(encoding="utf-8")
+    names = set(_EVENT_NAME.findall(text))
+    assert {events.RECEIVED, events.FAILED, events.IN_DYNAMICS, events.NOTIFIED} <= names
+    for panel in ("leads-per-day", "failures", "speed-to-lead"):
+        assert f"name: '{panel}'" in text, f"workbook panel {panel} is missing"
+    assert "percentile(seconds, 50)" in text and "percentile(seconds, 95)" in text
+    assert "serializedData: string(workbook)" in text and "sourceId: applicationInsights.id" in text

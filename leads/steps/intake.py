@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from leads.core import lead_row
+from leads.core import events, lead_row
 from leads.core.errors import StorageUnavailable
 from leads.core.payload import InvalidLead, decode_body, parse_lead
 from leads.settings import SettingsError
@@ -43,7 +43,8 @@ def receive(body: bytes, table: LeadStore, queue: LeadQueue, received_at: dateti
     Raises InvalidLead for what is not a lead and StorageUnavailable when it could not be stored.
     """
     lead = parse_lead(decode_body(body))
-    if not table.insert(lead_row.new_entity(lead, received_at)):
+    entity = lead_row.new_entity(lead, received_at)
+    if not table.insert(entity):
         log.info("lead %s received again: duplicate, not stored twice", lead.lead_id)
         return Receipt(lead.lead_id, duplicate=True)
     try:
@@ -51,7 +52,8 @@ def receive(body: bytes, table: LeadStore, queue: LeadQueue, received_at: dateti
     except StorageUnavailable:
         # The lead is safely stored: the reconciliation timer enqueues leads left in `received`.
         log.warning("lead %s stored but not enqueued (queue unavailable); reconciliation will enqueue it", lead.lead_id)
-    log.info("lead %s received%s", lead.lead_id, " (marketplace test lead)" if lead.is_test else "")
+    test = " (marketplace test lead)" if lead.is_test else ""
+    log.info("lead %s received%s", lead.lead_id, test, extra=events.received(entity))
     return Receipt(lead.lead_id, duplicate=False)
 
 

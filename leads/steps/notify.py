@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from leads.core import events
 from leads.core.errors import ClaimBusy, LeadChanged
 from leads.core.messages import Email
 from leads.steps.ports import LeadStore, Mailer
@@ -52,7 +53,8 @@ class SendOnce:
             for mail in due:
                 self.mailer.send(mail.compose())
                 sent[mail.field] = self.clock()
-                log.info("lead %s: %s sent", lead_id, "notification" if mail.field == "NotifiedAt" else "failure alert")
+                what = "notification" if mail.field == "NotifiedAt" else "failure alert"
+                log.info("lead %s: %s sent", lead_id, what, extra=events.mailed(entity, mail.field, sent[mail.field]))
         except Exception:
             self.store.update(lead_id, sent | {CLAIM: ""})  # the next delivery sends what is still missing
             raise

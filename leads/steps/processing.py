@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leads.core import lead_row, mapping
+from leads.core import events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.errors import RetryCannotHelp
@@ -90,7 +90,9 @@ class LeadProcessor:
                 log.error("lead %s: the mail could not be sent and will not be retried: %s", lead_id, exc)
         changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
         self.store.update(lead_id, changes)
-        log.info("lead %s %s", lead_id, status.value)
+        log.info(
+            "lead %s %s", lead_id, status.value, extra=events.finished(entity, status, changes.get("LastError", ""))
+        )
 
     def _to_dynamics(
         self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], changes: dict[str, Any]
@@ -111,7 +113,10 @@ class LeadProcessor:
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
             return Status.FAILED, DynamicsState("failed", error=error)
         changes["DynamicsLeadId"] = dynamics_lead_id
-        log.info("lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in", dynamics_lead_id)
+        verb = "created in" if created else "already in"
+        log.info(
+            "lead %s %s Dynamics as %s", lead_id, verb, dynamics_lead_id, extra=events.in_dynamics(entity, self.clock())
+        )
         return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
 
     def give_up(self, lead_id: str, reason: str) -> None:
@@ -121,6 +126,7 @@ class LeadProcessor:
         if entity is None:
             log.error("poison message for unknown lead %s", lead_id)
             return
+        log.warning("lead %s: retries exhausted (poison queue)", lead_id, extra=events.poisoned(entity))
         if entity.get("Status") == Status.DONE:
             return
         if entity.get("Status") == Status.FAILED:
@@ -129,7 +135,7 @@ class LeadProcessor:
             failed = lead_row.gave_up(reason, entity.get("LastError") or "", self.clock())
             error = failed["LastError"]
             entity |= failed | {"_etag": self.store.update(lead_id, failed)}
-            log.error("lead %s failed: %s", lead_id, reason)
+            log.error("lead %s failed: %s", lead_id, reason, extra=events.finished(entity, Status.FAILED, error))
         try:
             self._alert_contacts(lead_id, entity, error)
         except Exception:

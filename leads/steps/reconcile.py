@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from leads.core import lead_row
+from leads.core import events, lead_row
 from leads.core.clock import now
 from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import Status
@@ -40,6 +40,6 @@ def reconcile(table: LeadStore, queue: LeadQueue, grace: timedelta, clock: Calla
         except StorageUnavailable:
             table.update(lead_id, {"UpdatedAt": cutoff})  # leave it due for the next run
             raise
-        log.warning("lead %s was stranded in 'received'; enqueued again", lead_id)
+        log.warning("lead %s was stranded in 'received'; enqueued again", lead_id, extra=events.reenqueued(entity))
         enqueued.append(lead_id)
     return enqueued
