@@ -1,0 +1,1 @@
+"""One module per outside service (Azure Storage, Entra ID, Dataverse, Graph, SMTP, Application Insights)."""

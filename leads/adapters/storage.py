@@ -1,4 +1,4 @@
-"""What the table and queue adapters share: how to reach the storage account, and its errors."""
+"""What the table and queue adapters share: how to reach the storage account (transport and credential)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The pipeline steps (intake, processing, notify, reconcile), working through the interfaces in ports.py."""
