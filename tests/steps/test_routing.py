@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ name = "default"
 @pytest.fixture
 def routed_env(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[dict[str, str]]:
+) -> dict[str, str]:
     rules = tmp_path / "routing.toml"
     rules.write_text(RULES)
     monkeypatch.setenv("LEAD_ROUTING_FILE", str(rules))
@@ -172,7 +171,7 @@ def test_an_invalid_rules_file_routes_nothing_and_says_so(
 
 
 @pytest.fixture
-def linking_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def linking_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("DYNAMICS_LINK_CONTACTS", "true")
     runtime.reset()
     return app_env
