@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # entity set → (primary key, logical name, the privilege reading it needs)
@@ -79,7 +79,7 @@ class Records:
             for rows in self._rows.values():
                 rows.clear()
 
-    def query(self, entity_set: str, params: dict[str, str | None], annotations: bool) -> list[dict[str, Any]]:
+    def query(self, entity_set: str, params: Mapping[str, str | None], annotations: bool) -> list[dict[str, Any]]:
         with self._lock:
             rows = [dict(row) for row in self._rows[entity_set].values()]
         if params.get("$filter"):
