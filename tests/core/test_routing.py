@@ -211,3 +211,7 @@ def test_which_lookup_a_refusal_is_about() -> None:
     assert refused_binding(enrichment, 400, "The length of the 'subject' attribute exceeded") is None
     assert refused_binding(enrichment, 503, "aaaa") is None
     assert refused_binding(Enrichment(), 400, "team With Id = aaaa Does Not Exist") is None
+
+
+def test_the_readme_shows_the_committed_example() -> None:
+    assert (ROOT / "routing.example.toml").read_text() in (ROOT / "README.md").read_text()
