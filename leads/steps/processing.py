@@ -6,6 +6,7 @@ recorded on the lead's table entity, so every delivery resumes at the step that 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
+    RoutingNotes    what routing asked for and could not apply (the lead was created without it; also in LastError)
     Status          received → done | held | failed
 
 A lead with mail costs one read and two writes (the claim, which also records DynamicsLeadId, and the
