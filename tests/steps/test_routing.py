@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,39 @@ def test_a_quote_in_the_email_is_escaped_not_widening_the_filter(
     lead_id = post(document)
     process(message(lead_id))
     assert created(standins, lead_id)["_parentcontactid_value"] == obrien
+
+
+class CountingDirectory:
+    """Dynamics' names in memory, counting the look-ups."""
+
+    def __init__(self, known: dict[str, str]) -> None:
+        self.known = known
+        self.asked: list[str] = []
+
+    def find_id(self, lookup: Any) -> str | None:
+        self.asked.append(lookup.value)
+        return self.known.get(lookup.value)
+
+    def find_contacts(self, email: str) -> list[Any]:
+        return []
+
+
+def test_a_name_dynamics_lacks_is_asked_again_only_after_a_while() -> None:
+    from leads.core.payload import parse_lead
+    from leads.core.routing_rules import parse_rules
+    from leads.steps.routing import NOT_FOUND_SECONDS, LeadRouter
+
+    directory = CountingDirectory({})
+    now = [0.0]
+    rules = parse_rules({"rules": [{"owner_team": "Later"}]})
+    router = LeadRouter(rules, False, lambda: directory, clock=lambda: now[0])
+    lead = parse_lead(marketplace_lead())
+    received = datetime(2026, 11, 30, tzinfo=UTC)
+    for _ in range(3):
+        assert "ownerid" not in router.route(lead, received).enrichment.bindings
+    assert directory.asked == ["Later"]
+    directory.known["Later"] = "t-1"
+    now[0] += NOT_FOUND_SECONDS + 1
+    for _ in range(3):
+        assert router.route(lead, received).enrichment.bindings["ownerid"] == "/teams(t-1)"
+    assert directory.asked == ["Later", "Later"]
