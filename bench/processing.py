@@ -14,10 +14,13 @@ and the return of that lead's invocation.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import azure.functions as func
@@ -27,8 +30,10 @@ import function_app
 from bench.ingest import FUNCTION_URL, JSON_HEADERS, BenchError
 from bench.proxy import CountingProxy, StorageCall
 from bench.report import Section, Target, median, ms, percentile, plural, table
-from bench.stack import BenchLead, LeadFactory, Stack, progress
+from bench.stack import WORK, BenchLead, LeadFactory, Stack, progress
+from leads import runtime
 from leads.core import lead_row
+from leads.core.payload import parse_lead
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _API_PREFIX = re.compile(r"^/api/data/v[0-9.]+/")
@@ -117,7 +122,13 @@ def _events_of_standins(stack: Stack) -> list[Event]:
     return events
 
 
-def _pass(stack: Stack, factory: LeadFactory, count: int, proxies: tuple[CountingProxy, ...] = ()) -> Pass:
+def _pass(
+    stack: Stack,
+    factory: LeadFactory,
+    count: int,
+    proxies: tuple[CountingProxy, ...] = (),
+    prepare: Callable[[Stack, list[BenchLead]], None] | None = None,
+) -> Pass:
     table_name, queue_name = stack.fresh_names()
     ports = {proxy.service: proxy.port for proxy in proxies}
     connection = stack.connection_string(queue_port=ports["queue"], table_port=ports["table"]) if proxies else None
@@ -125,6 +136,8 @@ def _pass(stack: Stack, factory: LeadFactory, count: int, proxies: tuple[Countin
     stack.use(stack.settings(table_name, queue_name, connection))  # a fresh worker
     stack.standins.reset()
     leads = factory.make(count)
+    if prepare is not None:
+        prepare(stack, leads)
     _receive(leads)
     intake_calls = [call for proxy in proxies for call in proxy.take()]
 
@@ -162,6 +175,39 @@ def _pass(stack: Stack, factory: LeadFactory, count: int, proxies: tuple[Countin
     )
     stack.delete(table_name, queue_name)
     return result
+
+
+ROUTING_RULES = """
+campaign_from_mktcmpid = true
+[[rules]]
+name = "bench"
+owner_team = "Bench Sales"
+campaign = "Bench campaign"
+[rules.when]
+offer_id = "contoso.*"
+"""
+ROUTING_SETTINGS = ("LEAD_ROUTING_FILE", "DYNAMICS_LINK_CONTACTS")
+
+
+def _with_routing(stack: Stack, leads: list[BenchLead]) -> None:
+    """Routing (an owner team and a campaign to resolve) and contact linking on; every other lead has a contact."""
+    rules = WORK / "routing.toml"
+    rules.write_text(ROUTING_RULES)
+    stack.use({"LEAD_ROUTING_FILE": str(rules), "DYNAMICS_LINK_CONTACTS": "true"})
+    records = stack.standins.dataverse.records
+    records.add("teams", name="Bench Sales")
+    records.add("campaigns", name="Bench campaign")
+    for lead in leads[::2]:
+        records.add("contacts", emailaddress1=parse_lead(json.loads(lead.body)).contact.email)
+
+
+def _routed_pass(stack: Stack, factory: LeadFactory, count: int) -> Pass:
+    try:
+        return _pass(stack, factory, count, prepare=_with_routing)
+    finally:
+        for name in ROUTING_SETTINGS:  # the later sections run as configured before
+            os.environ.pop(name, None)
+        runtime.reset()
 
 
 def _spread(values: list[int]) -> str:
@@ -217,8 +263,12 @@ def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
     ):
         counted = _pass(stack, factory, count, (tables, queues))
     passes = (direct, counted)
+    progress(f"processing: routing and contact linking on, {count} leads")
+    routed = _routed_pass(stack, factory, count)
+    routed_steady = routed.traces[-1].count("Dataverse")
+    routed_lookups = sum(t.count("Dataverse") for t in routed.traces) - 2 * count
 
-    for p in passes:
+    for p in (*passes, routed):
         if p.done != count:
             raise BenchError(f"processing ({p.name}): only {p.done} of {count} leads ended done")
 
@@ -281,6 +331,10 @@ def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
             f"The sequence for one lead in steady state (the last of the counted pass; {same} of {count} leads "
             "made exactly this sequence, the first one also fetched the tokens):\n\n"
             + table(["#", "Service", "Request", "Condition", "Properties written", "Answer"], sequence_rows, (0,)),
+            f"With routing (an owner team and a campaign named by the rules) and `DYNAMICS_LINK_CONTACTS=true` ("
+            f"{count} more leads, half of them with an existing contact): Dataverse requests per lead "
+            f"{per_lead(routed, 'Dataverse')}; the last lead made {routed_steady} (the contact query and the create); "
+            f"name look-ups in the whole pass: {routed_lookups} (one per name, on the first lead).",
             f"Processing one lead takes {plural(steady_reads, 'storage read')} and {plural(steady_writes, 'write')}. "
             + (
                 "Candidates to drop, from the sequence above:\n\n"
@@ -304,6 +358,13 @@ def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
                 exact,
             ),
             Target("Token requests per scope, per worker", "≤ 1", f"at most {max_tokens}", max_tokens <= 1),
+            Target(
+                "Dataverse requests per lead, routing and contact linking on (steady state)",
+                "2 (contact query + create); names looked up once",
+                f"{routed_steady} on the last lead, mean {per_lead(routed, 'Dataverse')}; "
+                f"{routed_lookups} name look-ups",
+                routed_steady == 2 and routed_lookups == 2,
+            ),
             Target(
                 "Storage requests per processed lead",
                 f"1 read; {min_writes} writes (none that could merge)",

@@ -156,6 +156,12 @@ param smtpPassword string = ''
 @description('SMTP_STARTTLS: true or false (also 1/0, yes/no, on/off, any case).')
 param smtpStartTls string = 'true'
 
+@description('LEAD_ROUTING_FILE: routing rules file (TOML) deployed with the app, relative to its folder (e.g. routing.toml); empty: no routing.')
+param leadRoutingFile string = ''
+
+@description('DYNAMICS_LINK_CONTACTS: true links each lead to the one active contact with its email address (also 1/0, yes/no, on/off, any case).')
+param dynamicsLinkContacts string = 'false'
+
 @description('RECONCILE_SCHEDULE: six-field CRON schedule (UTC) of the timer that re-enqueues stranded leads; empty: every 5 minutes. Always set, because the timer trigger reads %RECONCILE_SCHEDULE%.')
 param reconcileSchedule string = ''
 
@@ -277,6 +283,8 @@ var leadSettings = {
   SMTP_STARTTLS: smtpStartTlsFlag
   RECONCILE_SCHEDULE: !empty(reconcileSchedule) ? reconcileSchedule : '0 */5 * * * *'
   RECONCILE_GRACE_MINUTES: reconcileGraceMinutes
+  LEAD_ROUTING_FILE: leadRoutingFile
+  DYNAMICS_LINK_CONTACTS: toLower(trim(dynamicsLinkContacts))
 }
 // azure-identity also reads AZURE_AUTHORITY_HOST, so it is only set when given.
 var authorityHostSetting = empty(azureAuthorityHost) ? {} : {

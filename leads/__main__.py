@@ -47,6 +47,10 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("serve", help="run the app locally: a small development host (`func start` works too)")
     sub.add_parser("check", help="check the configuration against the live services, with advice for each failure")
+    routed = sub.add_parser(
+        "route", help="show the rule a marketplace payload matches, its Dynamics body and recipients (sends nothing)"
+    )
+    routed.add_argument("payload", type=Path, metavar="FILE.json", help="a marketplace lead as the endpoint gets it")
 
     test = sub.add_parser("send-test-lead", help="post a marketplace test lead (MSFT_TEST_…) and follow it")
     test.add_argument("--url", default="http://127.0.0.1:7071/api/leads", help="endpoint (default: %(default)s)")
@@ -89,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         from leads.ops.check import check
 
         return check(out=out)
+    if args.command == "route":
+        from leads.ops.route import route
+
+        return route(args.payload, out)
     if args.command == "send-test-lead":
         from leads.ops.send_test_lead import send_test_lead
 

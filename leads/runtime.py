@@ -9,6 +9,7 @@ load with the first invocation that needs them, so the worker indexes the functi
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from functools import cache, wraps
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from leads.adapters.signin import TokenSource
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
+    from leads.steps.routing import LeadRouter
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _creating = threading.RLock()  # re-entrant: factories call each other
 
@@ -64,6 +67,11 @@ def mail_settings() -> settings.MailSettings:
 @_Once
 def reconcile_settings() -> settings.ReconcileSettings:
     return settings.load_reconcile()
+
+
+@_Once
+def routing_settings() -> settings.RoutingSettings:
+    return settings.load_routing()
 
 
 @_Once
@@ -118,10 +126,27 @@ def mailer() -> Mailer | None:
 
 
 @_Once
+def router() -> LeadRouter | None:
+    """Routing rules and contact linking, with the process's cache of names resolved in Dynamics. A rules file
+    with problems is reported here, once per process, and every lead says so: it is routed as if there were none,
+    rather than held back."""
+    from leads.steps.routing import LeadRouter
+
+    try:
+        routing = routing_settings()
+    except settings.SettingsError as exc:
+        log.error("routing is off until the settings are fixed: %s", exc)
+        return LeadRouter(None, False, dataverse, problem="; ".join(exc.problems))
+    if routing.rules is None and not routing.link_contacts:
+        return None
+    return LeadRouter(routing.rules, routing.link_contacts, dataverse)
+
+
+@_Once
 def processor() -> LeadProcessor:
     from leads.steps.processing import LeadProcessor
 
-    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer)
+    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer, router=router)
 
 
 @_Once
@@ -137,6 +162,7 @@ def telemetry() -> bool:
 
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
-    for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, lead_table, lead_queue,
-                   http_session, mail_session, tokens, dataverse, mailer, processor):  # fmt: skip
+    for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, routing_settings,
+                   lead_table, lead_queue, http_session, mail_session, tokens, dataverse, mailer, router,
+                   processor):  # fmt: skip
         cached.cache_clear()

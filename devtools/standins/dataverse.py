@@ -1,4 +1,5 @@
-"""Dataverse Web API stand-in: the ``leads`` entity set, WhoAmI and RetrieveUserPrivileges.
+"""Dataverse Web API stand-in: the ``leads`` entity set, WhoAmI and RetrieveUserPrivileges; contacts, accounts,
+systemusers, teams and campaigns to query and to bind a lead to (dataverse_records.py).
 
 Status codes, conditional upserts and error bodies ``{"error": {"code": "0x…", "message": …}}`` follow the
 Web API docs (REFERENCE §3). Codes confirmed in public text: 0x80040237 (duplicate key), 0x80040217 (does not
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .base import JSON, RecordedRequest, Request, Response, StandIn
+from .dataverse_records import TABLES, RecordError, Records
 from .tokens import IssuedToken, TokenProblem, TokenRegistry, normalise_audience
 
 # Column → max length (None: not a string). REFERENCE §3.3.
@@ -31,9 +33,14 @@ LEAD_COLUMNS: dict[str, int | None] = {
     "address1_country": 80,
     "description": 2000,
     "leadsourcecode": None,
+    "leadqualitycode": None,
 }
-LEAD_SOURCE_CODES = range(1, 11)
-DEFAULT_PRIVILEGES = frozenset({"prvCreateLead", "prvReadLead", "prvWriteLead"})
+OPTION_SETS = {"leadsourcecode": range(1, 11), "leadqualitycode": range(1, 4)}
+LEAD_SOURCE_CODES = OPTION_SETS["leadsourcecode"]
+# What the tests' application user holds: create leads, assign them an owner, read what routing looks up.
+DEFAULT_PRIVILEGES = frozenset(
+    {"prvCreateLead", "prvReadLead", "prvWriteLead", "prvAssignLead"} | {table[2] for table in TABLES.values()}
+)
 # What Microsoft says every request should carry (REFERENCE §3.1); see header_problems().
 REQUIRED_HEADERS = {"accept": "application/json", "odata-maxversion": "4.0", "odata-version": "4.0"}
 
@@ -74,6 +81,8 @@ class DataverseStandIn(StandIn):
         self._leads: dict[str, dict[str, Any]] = {}
         self._versions = 1000
         self._users: dict[str, str] = {}  # systemuserid → principal
+        self.records = Records()
+        self.custom_columns: set[str] = set()  # a publisher's own lead columns (new_offerid…), any JSON scalar
         self._store_lock = threading.Lock()
 
     # --- test API --------------------------------------------------------------------------------
@@ -115,6 +124,8 @@ class DataverseStandIn(StandIn):
         with self._store_lock:
             self._leads.clear()
             self._users.clear()
+        self.records.clear()
+        self.custom_columns = set()
         self.privileges = set(DEFAULT_PRIVILEGES)
         self.application_user_missing = False
 
@@ -123,6 +134,11 @@ class DataverseStandIn(StandIn):
     def control(self, request: Request, action: str) -> Response | None:
         if (request.method, action) == ("GET", "leads"):
             return Response.json(200, {"leads": list(self.leads.values())})
+        entity_set = action.split("/")[1] if action.startswith("records/") else ""
+        if request.method == "POST" and entity_set in TABLES:  # /_standin/records/teams {"name": "…"}
+            return Response.json(201, {"id": self.records.add(entity_set, **request.json())})
+        if request.method == "DELETE" and entity_set in TABLES and action.count("/") == 2:
+            return Response(204 if self.records.remove(entity_set, action.split("/")[2]) else 404)
         return None
 
     def configure(self, changes: dict[str, JSON]) -> None:
@@ -130,6 +146,8 @@ class DataverseStandIn(StandIn):
             self.privileges = set(changes.pop("privileges"))
         if "application_user_missing" in changes:
             self.application_user_missing = bool(changes.pop("application_user_missing"))
+        if "custom_columns" in changes:
+            self.custom_columns = set(changes.pop("custom_columns"))
         super().configure(changes)
 
     def config_snapshot(self) -> dict[str, JSON]:
@@ -137,6 +155,7 @@ class DataverseStandIn(StandIn):
             **super().config_snapshot(),
             "privileges": sorted(self.privileges),
             "application_user_missing": self.application_user_missing,
+            "custom_columns": sorted(self.custom_columns),
         }
 
     # --- errors ----------------------------------------------------------------------------------
@@ -189,7 +208,7 @@ class DataverseStandIn(StandIn):
             return self._error(403, "0x80072560", "The user is not a member of the organization.")
         try:
             return self._route(request, version, resource, token)
-        except _Error as error:
+        except (_Error, RecordError) as error:
             return self._error(error.status, error.code, error.message)
 
     def _route(self, request: Request, version: str, resource: str, token: IssuedToken) -> Response:
@@ -229,9 +248,11 @@ class DataverseStandIn(StandIn):
             return self._create(request, api, user_id)
         elif resource == "leads" and method == "GET":
             return self._list(request, api, user_id)
+        elif resource in TABLES and method == "GET":
+            return self._query_records(request, api, resource, user_id)
         else:
             segment = resource.split("/")[0].split("(")[0]
-            if segment not in ("leads", "WhoAmI", "systemusers"):
+            if segment not in ("leads", "WhoAmI", *TABLES):
                 raise _Error(404, "0x80060888", f"Resource not found for the segment '{segment}'.")
         raise _Error(405, "", f"The HTTP method '{method}' is not supported for '{resource}' by the stand-in.")
 
@@ -257,6 +278,16 @@ class DataverseStandIn(StandIn):
             },
         )
 
+    def _query_records(self, request: Request, api: str, entity_set: str, user_id: str) -> Response:
+        self._require(TABLES[entity_set][2], user_id, TABLES[entity_set][1])
+        unsupported = sorted(name for name in request.query if name not in ("$select", "$top", "$filter"))
+        if unsupported:
+            raise _Error(501, "", f"The stand-in does not implement {', '.join(unsupported)} on {entity_set}.")
+        params = {name: request.param(name) for name in ("$select", "$top", "$filter")}
+        annotations = "lookuplogicalname" in request.header("prefer") or '"*"' in request.header("prefer")
+        rows = self.records.query(entity_set, params, annotations)
+        return self._json(200, {"@odata.context": f"{api}/$metadata#{entity_set}", "value": rows})
+
     def _upsert(self, request: Request, api: str, lead_id: str, user_id: str) -> Response:
         values = self._lead_values(request, lead_id)
         if_none_match = request.header("if-none-match").strip()
@@ -275,6 +306,7 @@ class DataverseStandIn(StandIn):
                 )
             self._require("prvWriteLead" if existing else "prvCreateLead", user_id)
             self._check_lengths(values)
+            self._check_owner(values, user_id)
             record = self._store(lead_id, values, user_id, existing)
         self.notify()
         self.emit(f"lead {lead_id} {'updated' if existing else 'created'}")
@@ -288,6 +320,7 @@ class DataverseStandIn(StandIn):
                 raise _Error(412, "0x80040237", "A record with matching key values already exists.")
             self._require("prvCreateLead", user_id)
             self._check_lengths(values)
+            self._check_owner(values, user_id)
             record = self._store(lead_id, values, user_id, None)
         self.notify()
         self.emit(f"lead {lead_id} created")
@@ -324,8 +357,9 @@ class DataverseStandIn(StandIn):
         if not isinstance(payload, dict):
             raise _Error(400, "0x80048d19", "Error identified in Payload provided by the user for Entity :'leads'.")
         values: dict[str, Any] = {}
+        binds = {name: value for name, value in payload.items() if name.endswith("@odata.bind")}
         for name, value in payload.items():
-            if name == "@odata.type" and value == "Microsoft.Dynamics.CRM.lead":
+            if (name == "@odata.type" and value == "Microsoft.Dynamics.CRM.lead") or name in binds:
                 continue
             if name == "leadid":
                 if not isinstance(value, str) or not re.fullmatch(_GUID, value):
@@ -335,6 +369,9 @@ class DataverseStandIn(StandIn):
                 if key is not None and value.strip("{}").lower() != key:
                     raise _Error(400, "0x80048d19", "The leadid in the payload does not match the key in the URL.")
                 values[name] = value.strip("{}").lower()
+                continue
+            if name in self.custom_columns:
+                values[name] = value
                 continue
             if name not in LEAD_COLUMNS:
                 raise _Error(
@@ -352,7 +389,7 @@ class DataverseStandIn(StandIn):
                         f"Cannot convert a primitive value to the expected type '{expected}' for property '{name}'.",
                     )
             values[name] = value
-        return values
+        return values | self.records.lookups(binds)
 
     @staticmethod
     def _check_lengths(values: dict[str, Any]) -> None:
@@ -365,24 +402,30 @@ class DataverseStandIn(StandIn):
                     f"A validation error occurred. The length of the '{name}' attribute of the 'lead' entity exceeded "
                     f"the maximum allowed length of '{limit}'.",
                 )
-        code = values.get("leadsourcecode")
-        if code is not None and code not in LEAD_SOURCE_CODES:
-            accepted = ",".join(str(number) for number in LEAD_SOURCE_CODES)
-            raise _Error(
-                400,
-                "0x80044331",
-                f"A validation error occurred. The value {code} of 'leadsourcecode' on record of type 'lead' is "
-                f"outside the valid range. Accepted Values: {accepted}",
-            )
+        for option_set, codes in OPTION_SETS.items():
+            code = values.get(option_set)
+            if code is not None and code not in codes:
+                accepted = ",".join(str(number) for number in codes)
+                raise _Error(
+                    400,
+                    "0x80044331",
+                    f"A validation error occurred. The value {code} of '{option_set}' on record of type 'lead' is "
+                    f"outside the valid range. Accepted Values: {accepted}",
+                )
 
-    def _require(self, privilege: str, user_id: str) -> None:
+    def _check_owner(self, values: dict[str, Any], user_id: str) -> None:
+        """Giving the lead an owner other than the caller is assigning it: prvAssignLead."""
+        if values.get("_ownerid_value") not in (None, user_id):
+            self._require("prvAssignLead", user_id)
+
+    def _require(self, privilege: str, user_id: str, entity: str = "lead") -> None:
         if privilege not in self.privileges:
             raise _Error(
                 403,
                 "0x80040220",
                 f"Principal user (Id={user_id}, type=8, roleCount=1, privilegeCount={len(self.privileges)}, "
                 f"accessMode=4), is missing {privilege} privilege (Id={uuid.uuid5(_STANDIN_NAMESPACE, privilege)}) "
-                f"on OTC=4 for entity 'lead'. context.Caller={user_id}",
+                f"on OTC=4 for entity '{entity}'. context.Caller={user_id}",
             )
 
     def _existing(self, lead_id: str) -> dict[str, Any]:
@@ -405,6 +448,8 @@ class DataverseStandIn(StandIn):
         if existing is None:
             record: dict[str, Any] = dict.fromkeys(LEAD_COLUMNS)
             record.update(leadid=lead_id, statecode=0, statuscode=1, createdon=now, _createdby_value=user_id)
+            record.update(_ownerid_value=user_id, _campaignid_value=None, _parentcontactid_value=None)
+            record.update(_parentaccountid_value=None)
         else:
             record = dict(existing)
         record.update(values)

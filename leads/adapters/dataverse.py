@@ -8,13 +8,27 @@ to retry later. Any other 4xx is DataverseRejected: retrying would not help.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from leads.adapters.signin import TokenSource
 from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
+from leads.core.enrichment import ExistingContact
 from leads.core.errors import DataverseError, DataverseRejected, DataverseUnavailable
+from leads.core.routing import Lookup
 from leads.settings import DynamicsSettings
+
+# How routing finds what a rule names (REFERENCE §8.1); only owner teams (teamtype 0) can own records.
+_LOOKUPS = {
+    "user": ("systemuserid", "internalemailaddress eq {0} or domainname eq {0}"),
+    "team": ("teamid", "name eq {0} and teamtype eq 0"),
+    "campaign_name": ("campaignid", "name eq {0}"),
+    "campaign_code": ("campaignid", "codename eq {0}"),
+}
+_PARENT = "_parentcustomerid_value"
+_LOOKUP_TABLE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+_QUERY_SAFE = "',()"
 
 ODATA_HEADERS = {
     "Accept": "application/json",
@@ -71,6 +85,29 @@ class Dataverse:
             raise self._error(response)
         return {item.get("PrivilegeName", "") for item in response.json().get("RolePrivileges", [])}
 
+    def find_id(self, lookup: Lookup) -> str | None:
+        """The id of the record a routing rule names, or None when there is none."""
+        key, condition = _LOOKUPS[lookup.kind]
+        rows = self._query(lookup.entity_set, condition.format(odata_string(lookup.value)), key)
+        return str(rows[0][key]) if rows else None
+
+    def find_contacts(self, email: str) -> list[ExistingContact]:
+        """Active contacts with this email address (at most two), each with its parent account if it has one."""
+        condition = f"emailaddress1 eq {odata_string(email)} and statecode eq 0"
+        rows = self._query("contacts", condition, f"contactid,{_PARENT}", annotations=True)
+        return [ExistingContact(str(row["contactid"]), _parent_account(row)) for row in rows]
+
+    def _query(self, entity_set: str, condition: str, select: str, annotations: bool = False) -> list[dict[str, Any]]:
+        options = (("$select", select), ("$filter", condition), ("$top", "2"))
+        query = "&".join(f"{name}={quote(value, safe=_QUERY_SAFE)}" for name, value in options)
+        # The annotation says which table a polymorphic lookup (a contact's parent customer) points to.
+        headers = {"Prefer": f'odata.include-annotations="{_LOOKUP_TABLE[1:]}"'} if annotations else {}
+        response = self._request("GET", f"{entity_set}?{query}", headers=headers)
+        if response.status_code != 200:
+            raise self._error(response)
+        rows: list[dict[str, Any]] = response.json().get("value", [])
+        return rows
+
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One call with a bearer token (a 401 gets one fresh token and one more try: BearerAuth). Sign-in
         failures raise SignInError, which says it was the sign-in."""
@@ -99,3 +136,14 @@ class Dataverse:
                 "that can create leads (including the leadsourcecode column)"
             )
         return DataverseRejected(status, code, message)
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: quoted, with each ``'`` doubled, so a value can never end the literal early and
+    widen the filter (``o'brien@x`` → ``'o''brien@x'``)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _parent_account(row: dict[str, Any]) -> str:
+    """The contact's parent customer when that is an account (it can be another contact)."""
+    return str(row.get(_PARENT) or "") if row.get(_PARENT + _LOOKUP_TABLE) == "account" else ""

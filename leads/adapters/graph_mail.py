@@ -55,11 +55,12 @@ class GraphMailer:
     def send(self, email: Email) -> None:
         # As MIME (base64, text/plain), so that the contacts get the plain text and the HTML part, as with SMTP:
         # Graph's JSON message takes one body only. The price: Exchange keeps a copy in the sender's Sent Items.
-        message = mime_message(email, self.mail.notify_from, self.mail.notify_to)
+        recipients = email.to or self.mail.notify_to
+        message = mime_message(email, self.mail.notify_from, recipients)
         mime = base64.b64encode(message.as_bytes())
         response = self._call("POST", f"{self.user_url}/sendMail", mime)
         if response.status_code // 100 == 2:  # 202 Accepted: queued for delivery by Exchange Online
-            log.info("notification accepted by Microsoft Graph for %d recipient(s)", len(self.mail.notify_to))
+            log.info("notification accepted by Microsoft Graph for %d recipient(s)", len(recipients))
             return
         raise self._error(response, "send the notification")
 

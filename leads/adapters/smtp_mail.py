@@ -36,13 +36,12 @@ class SmtpMailer:
         return f"SMTP_HOST={self.mail.smtp_host}:{self.mail.smtp_port}"
 
     def send(self, email: Email) -> None:
-        message = mime_message(email, self.mail.notify_from, self.mail.notify_to)
+        recipients = email.to or self.mail.notify_to
+        message = mime_message(email, self.mail.notify_from, recipients)
         try:
             smtp = self._connect()
             try:
-                refused = smtp.send_message(
-                    message, from_addr=self.mail.notify_from, to_addrs=list(self.mail.notify_to)
-                )
+                refused = smtp.send_message(message, from_addr=self.mail.notify_from, to_addrs=list(recipients))
             finally:
                 _close(smtp)
         except (smtplib.SMTPException, OSError) as exc:
@@ -51,9 +50,7 @@ class SmtpMailer:
         if refused:
             # The others have the message: raising would send it to them again. Only the count is logged.
             log.warning("the SMTP server refused %d of the NOTIFY_TO recipients; check those addresses", len(refused))
-        log.info(
-            "notification accepted by the SMTP server for %d recipient(s)", len(self.mail.notify_to) - len(refused)
-        )
+        log.info("notification accepted by the SMTP server for %d recipient(s)", len(recipients) - len(refused))
 
     def check(self) -> str:
         try:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from leads.core import campaign
 from leads.core.payload import Lead, cut, parse_lead, utf16_chunks
 
 # A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
@@ -58,6 +59,7 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "ReceivedAt": received_at,
         "UpdatedAt": received_at,
     }
+    entity.update(campaign.row_columns(lead.description))  # CampaignMktcmpid, CampaignUtmSource…: only those found
     entity.update(raw_payload_properties(lead.raw))
     return entity
 

@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from leads.core import campaign
+from leads.core.enrichment import Enrichment
 from leads.core.payload import Lead, cut
 
 # Fixed namespace: the same marketplace lead always maps to the same Dataverse leadid, so a repeated
@@ -53,7 +55,7 @@ def subject(lead: Lead) -> str:
     return f"{test}{source_name(lead)} lead: {offer}{action}"
 
 
-def description(lead: Lead, received_at: datetime) -> str:
+def description(lead: Lead, received_at: datetime, more_facts: tuple[str, ...] = ()) -> str:
     """Our facts first, so they survive when a long customer note is cut to the column length."""
     facts = [
         f"Marketplace lead id: {lead.lead_id}",
@@ -62,14 +64,19 @@ def description(lead: Lead, received_at: datetime) -> str:
         f"Action: {cut(lead.action, 100) or 'not given'}",
         f"Offer: {cut(lead.offer_title, 300) or 'not given'} ({cut(lead.lead_source.offer_id, 300) or 'no offer id'})",
     ]
+    if parameters := campaign.parameters(lead.description):
+        facts.append(f"Campaign parameters: {cut(campaign.summary(parameters), 500)}")
+    facts += more_facts
     if lead.is_test:
         facts.insert(0, "Microsoft marketplace test lead (sent when the lead destination is validated).")
     note = f"\n\n{lead.description}" if lead.description else ""
     return "\n".join(facts) + note
 
 
-def to_dataverse(lead: Lead, received_at: datetime) -> dict[str, Any]:
-    """The JSON body for creating the lead. Empty contact fields are left out (.edu leads have none)."""
+def to_dataverse(lead: Lead, received_at: datetime, enrichment: Enrichment | None = None) -> dict[str, Any]:
+    """The JSON body for creating the lead. Empty contact fields are left out (.edu leads have none).
+    ``enrichment`` (routing, an existing contact) adds lookups, columns and description facts."""
+    more = enrichment or Enrichment()
     contact = lead.contact
     columns = {
         "subject": subject(lead),
@@ -80,8 +87,8 @@ def to_dataverse(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "companyname": contact.company,
         "jobtitle": contact.title,
         "address1_country": contact.country,
-        "description": description(lead, received_at),
+        "description": description(lead, received_at, (*more.facts, *more.notes)),
     }
     body: dict[str, Any] = {name: cut(value, COLUMN_LENGTHS[name]) for name, value in columns.items() if value}
     body["leadsourcecode"] = LEAD_SOURCE_WEB
-    return body
+    return body | more.body()

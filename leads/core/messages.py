@@ -20,6 +20,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from leads.core import campaign
 from leads.core.addresses import is_email_address
 from leads.core.payload import Lead
 
@@ -43,6 +44,7 @@ class Email:
     subject: str
     text: str
     html: str
+    to: tuple[str, ...] = ()  # the recipients a routing rule chose; () sends to NOTIFY_TO
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class DynamicsState:
     kind: Literal["created", "held", "failed"]  # created / DYNAMICS_ENABLED=false / Dynamics refused it
     link: str = ""  # {DYNAMICS_URL}/main.aspx?etn=lead&pagetype=entityrecord&id={leadid} when created
     error: str = ""  # Dataverse's error code and message when failed
+    notes: tuple[str, ...] = ()  # what routing asked for and could not do (the lead was created without it)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState
         _Row("Received", _utc(received_at)),
         _Row("Lead id", one_line(lead.lead_id)),
     ]
+    if parameters := campaign.parameters(lead.description):
+        rows.insert(-2, _Row("Campaign", one_line(campaign.summary(parameters))))
     intro = "A customer left a lead for your offer in the Microsoft commercial marketplace."
     if lead.is_test:
         intro = (
@@ -273,6 +278,14 @@ def _html_row(row: _Row) -> str:
 
 def _dynamics_part(dynamics: DynamicsState) -> tuple[str, str]:
     """The sentence about Dynamics 365, as (text, html)."""
+    text, html_part = _dynamics_outcome(dynamics)
+    for note in dynamics.notes:
+        text += f"\nNot applied: {one_line(note)}"
+        html_part += f"<br>\nNot applied: {_e(one_line(note))}"
+    return text, html_part
+
+
+def _dynamics_outcome(dynamics: DynamicsState) -> tuple[str, str]:
     if dynamics.kind == "created":
         link = one_line(dynamics.link)
         text = "Dynamics 365: the lead was created in Dynamics 365."

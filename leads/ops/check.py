@@ -16,6 +16,7 @@ from leads.adapters.mailers import new_mailer
 from leads.adapters.signin import token_source
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
+from leads.ops.check_routing import check_routing
 from leads.ops.common import FAIL, PASS, SKIP
 from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_storage
 
@@ -56,8 +57,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
 
     if storage is not None:
         _check_storage(storage, report)
-    if dynamics is not None:
-        _check_dynamics(dynamics, report)
+    connected = _check_dynamics(dynamics, report) if dynamics is not None else None
     raw_contacts = (os.environ if env is None else env).get("NOTIFY_TO", "")
     valid, invalid = parse_addresses(raw_contacts)
     if invalid:
@@ -68,6 +68,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
         report(None, "contacts", "NOTIFY_TO is empty: no notification emails will be sent")
     if mail is not None:
         _check_mail(mail, dynamics, report)
+    check_routing(env, connected, mail, report)
     failed = [result for result in results if result.ok is False]
     if out is not None:
         print(
@@ -108,10 +109,13 @@ def _check_storage(storage: Any, report: Callable[[bool | None, str, str], None]
     )
 
 
-def _check_dynamics(dynamics: Any, report: Callable[[bool | None, str, str], None]) -> None:
+def _check_dynamics(
+    dynamics: Any, report: Callable[[bool | None, str, str], None]
+) -> tuple[Dataverse, set[str]] | None:
+    """Sign-in, WhoAmI and the create privilege; the client and the user's privileges when those work."""
     if not dynamics.enabled:
         report(None, "Dynamics", "DYNAMICS_ENABLED is false: leads are kept as held, nothing is sent")
-        return
+        return None
     report(True, "Dynamics URL", dynamics.url)
     tokens = token_source(dynamics)
     dataverse = Dataverse(dynamics, tokens, requests.Session())
@@ -119,26 +123,26 @@ def _check_dynamics(dynamics: Any, report: Callable[[bool | None, str, str], Non
         tokens.token(dataverse.scope)
     except SignInError as exc:
         report(False, f"sign-in ({dynamics.auth})", str(exc))
-        return
+        return None
     except Exception as exc:
         report(
             False,
             f"sign-in ({dynamics.auth})",
             f"Entra ID could not be reached ({exc.__class__.__name__}); check AZURE_AUTHORITY_HOST and the network",
         )
-        return
+        return None
     report(True, f"sign-in ({dynamics.auth})", f"token for {dataverse.scope}")
     try:
         me = dataverse.who_am_i()
     except DataverseError as exc:
         report(False, "WhoAmI", _dataverse_advice(exc))
-        return
+        return None
     report(True, "WhoAmI", f"user {me.get('UserId')} in organisation {me.get('OrganizationId')}")
     try:
         privileges = dataverse.privileges(str(me.get("UserId")))
     except DataverseError as exc:
         report(False, "create leads", f"could not read the user's privileges: {_dataverse_advice(exc)}")
-        return
+        return None
     if "prvCreateLead" in privileges:
         report(
             True,
@@ -148,6 +152,7 @@ def _check_dynamics(dynamics: Any, report: Callable[[bool | None, str, str], Non
         )
     else:
         report(False, "create leads", "the user lacks prvCreateLead: give its security role Create on Lead")
+    return dataverse, privileges
 
 
 def _dataverse_advice(error: DataverseError) -> str:

@@ -17,6 +17,7 @@ from leads.settings.dynamics import (
 from leads.settings.mail import DEFAULT_GRAPH_URL, MailSettings, MailTransport, load_mail
 from leads.settings.reader import SettingsError
 from leads.settings.reconcile import ReconcileSettings, load_reconcile
+from leads.settings.routing import RoutingSettings, load_routing
 from leads.settings.storage import StorageSettings, load_storage
 
 __all__ = [
@@ -28,11 +29,13 @@ __all__ = [
     "MailSettings",
     "MailTransport",
     "ReconcileSettings",
+    "RoutingSettings",
     "SettingsError",
     "StorageSettings",
     "load_dynamics",
     "load_mail",
     "load_reconcile",
+    "load_routing",
     "load_storage",
     "local_file",
     "normalise_authority_host",

@@ -31,6 +31,10 @@ SETTINGS: dict[str, str] = {
     "SMTP_USERNAME": "SMTP user name (optional).",
     "SMTP_PASSWORD": "SMTP password (optional).",
     "SMTP_STARTTLS": "`true` (default) upgrades the SMTP connection with STARTTLS.",
+    "LEAD_ROUTING_FILE": "Routing rules file (TOML), relative to the app's folder: owner, campaign, recipients and "
+    "columns per offer. Empty: no routing.",
+    "DYNAMICS_LINK_CONTACTS": "`true` links each lead to the one active contact with its email address (default "
+    "`false`).",
     "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
     "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
 }

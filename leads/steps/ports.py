@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from leads.core.enrichment import ExistingContact
 from leads.core.messages import Email
+from leads.core.routing import Lookup
 
 
 class LeadStore(Protocol):
@@ -41,9 +43,20 @@ class Crm(Protocol):
         """Create the lead with this id unless it exists: True if created now, False if it was there."""
 
 
+class Directory(Protocol):
+    """The Dynamics records routing names (users, teams, campaigns) and the contacts leads are linked to."""
+
+    def find_id(self, lookup: Lookup) -> str | None:
+        """The record's id, or None when Dynamics has none; DataverseError when it could not be asked."""
+
+    def find_contacts(self, email: str) -> list[ExistingContact]:
+        """Active contacts with this email address, at most two (one is a match; two make it ambiguous)."""
+
+
 class Mailer(Protocol):
     def send(self, email: Email) -> None:
-        """Send one message from NOTIFY_FROM with every NOTIFY_TO address as a recipient; MailError if not."""
+        """Send one message from NOTIFY_FROM to ``email.to``, or to every NOTIFY_TO address when that is empty;
+        MailError if not."""
 
     def check(self) -> str:
         """Check, without sending anything, that mail can be sent; a one-line description of what was

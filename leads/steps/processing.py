@@ -6,6 +6,7 @@ recorded on the lead's table entity, so every delivery resumes at the step that 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
+    RoutingNotes    what routing asked for and could not apply (the lead was created without it; also in LastError)
     Status          received → done | held | failed
 
 A lead with mail costs one read and two writes (the claim, which also records DynamicsLeadId, and the
@@ -17,22 +18,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from leads.core import events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
-from leads.core.errors import RetryCannotHelp
+from leads.core.enrichment import refused_binding
+from leads.core.errors import DataverseError, RetryCannotHelp
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
 from leads.settings import DynamicsSettings
 from leads.steps.notify import CLAIM, Due, SendOnce
 from leads.steps.ports import Crm, LeadStore, Mailer
+from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
+NOTES = "RoutingNotes"  # what routing could not do for a lead created in Dynamics (one per line)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class LeadProcessor:
     crm: Callable[[], Crm]
     mailer: Callable[[], Mailer | None]
     clock: Callable[[], datetime] = now
+    router: Callable[[], LeadRouter | None] = lambda: None  # no routing rules, no contact linking
 
     def process_message(self, text: str) -> None:
         try:
@@ -77,7 +82,7 @@ class LeadProcessor:
         status, state = self._to_dynamics(lead_id, lead, received_at, entity, changes)
         mailer = self.mailer()
         if mailer is not None:
-            mails = [Due("NotifiedAt", lambda: lead_notification(lead, received_at, state))]
+            mails = [Due("NotifiedAt", lambda: self._notification(lead, received_at, state))]
             if status == Status.FAILED:
                 mails.append(Due("AlertedAt", lambda: _alert(lead_id, lead, state.error, received_at)))
             try:
@@ -89,6 +94,8 @@ class LeadProcessor:
                 changes["LastError"] = f"mail: {exc}"[:MAX_ERROR_CHARS]
                 log.error("lead %s: the mail could not be sent and will not be retried: %s", lead_id, exc)
         changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
+        if status != Status.FAILED and state.notes:  # created, but without something routing asked for
+            changes["LastError"] = ("routing: " + "; ".join(state.notes))[:MAX_ERROR_CHARS]
         self.store.update(lead_id, changes)
         log.info(
             "lead %s %s", lead_id, status.value, extra=events.finished(entity, status, changes.get("LastError", ""))
@@ -100,24 +107,56 @@ class LeadProcessor:
         """Create the lead in Dynamics unless it is there or Dynamics is off; what to record goes in ``changes``."""
         dynamics = self.dynamics_settings()
         if entity.get("DynamicsLeadId"):
-            return Status.DONE, DynamicsState("created", link=dynamics.record_link(entity["DynamicsLeadId"]))
+            notes = tuple(filter(None, entity.get(NOTES, "").split("\n")))
+            return Status.DONE, DynamicsState("created", dynamics.record_link(entity["DynamicsLeadId"]), notes=notes)
         if not dynamics.enabled:
             log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
             return Status.HELD, DynamicsState("held")
         dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
         try:
-            created = self.crm().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at))
+            created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
         except RetryCannotHelp as exc:
             error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
             changes["LastError"] = error
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
             return Status.FAILED, DynamicsState("failed", error=error)
         changes["DynamicsLeadId"] = dynamics_lead_id
+        notes = tuple(_without_personal_data(note, lead) for note in notes)
+        if notes:
+            changes[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
         verb = "created in" if created else "already in"
         log.info(
             "lead %s %s Dynamics as %s", lead_id, verb, dynamics_lead_id, extra=events.in_dynamics(entity, self.clock())
         )
-        return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
+        return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id), notes=notes)
+
+    def _create(
+        self, lead_id: str, dynamics_lead_id: str, lead: Lead, received_at: datetime
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Create the lead with what routing adds: (created now, notes on what routing could not do). A lookup
+        Dataverse refuses (its record deleted since it was looked up, a missing privilege) is dropped and the lead
+        created without it; a refusal about the lead itself is raised."""
+        router = self.router()
+        routed = router.route(lead, received_at) if router is not None else None
+        while True:  # each pass drops one lookup, so this ends
+            enrichment = routed.enrichment if routed is not None else None
+            try:
+                created = self.crm().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at, enrichment))
+                return created, enrichment.notes if enrichment is not None else ()
+            except DataverseError as exc:
+                name = refused_binding(enrichment, exc.status, exc.message) if enrichment is not None else None
+                if name is None or router is None or routed is None or not isinstance(exc, RetryCannotHelp):
+                    raise
+                log.warning(
+                    "lead %s: Dynamics refused its %s lookup (%s); creating it without", lead_id, name, exc.code
+                )
+                routed = router.refused(routed, name, f"{exc.status} {exc.code}")
+
+    def _notification(self, lead: Lead, received_at: datetime, state: DynamicsState) -> Email:
+        """The lead's mail, to the recipients its routing rule names (none: NOTIFY_TO)."""
+        router = self.router()
+        recipients = router.recipients(lead) if router is not None else ()
+        return replace(lead_notification(lead, received_at, state), to=recipients)
 
     def give_up(self, lead_id: str, reason: str) -> None:
         """For the poison queue: the lead exhausted its retries. Mark it failed, and make sure the contacts hear
@@ -154,7 +193,7 @@ class LeadProcessor:
         else:
             state = DynamicsState("failed", error=error)
         mails = [
-            Due("NotifiedAt", lambda: lead_notification(lead, received_at, state)),
+            Due("NotifiedAt", lambda: self._notification(lead, received_at, state)),
             Due("AlertedAt", lambda: _alert(lead_id, lead, error, received_at)),
         ]
         # A claim left by a worker that died must not hold these back: this is the last word on the lead.

@@ -1,0 +1,79 @@
+"""Campaign parameters of the offer link (``mktcmpid``, ``utm_*``, ``src``…), found in a lead's Description.
+
+AppSource and Azure Marketplace append them to offer links; a public receiver reports them arriving in
+``Description`` as a JSON object, and query-string text occurs too (shared/REFERENCE.md §8.2). Parsing is
+lenient: whatever does not parse is simply not a parameter, and nothing here ever raises. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+# Parameter → the lead table column that keeps it. Only these are kept: a Description is free text.
+COLUMNS = {
+    "mktcmpid": "CampaignMktcmpid",
+    "utm_source": "CampaignUtmSource",
+    "utm_medium": "CampaignUtmMedium",
+    "utm_campaign": "CampaignUtmCampaign",
+    "utm_term": "CampaignUtmTerm",
+    "utm_content": "CampaignUtmContent",
+    "src": "CampaignSrc",
+    "partnerid": "CampaignPartnerId",
+    "ocid": "CampaignOcid",
+}
+MAX_VALUE_CHARS = 200
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+# key=value pairs of the known parameters anywhere in the text (a URL, a bare query string, a sentence).
+_PAIR = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(COLUMNS) + r")=([^&\s#]*)", re.IGNORECASE)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def parameters(description: str) -> dict[str, str]:
+    """The campaign parameters in ``description``, by lower-case name, in COLUMNS order; {} when none."""
+    found = _from_json(description) or _from_query(description)
+    cleaned = {name: _clean(value) for name, value in found.items()}
+    return {name: cleaned[name] for name in COLUMNS if cleaned.get(name)}
+
+
+def row_columns(description: str) -> dict[str, str]:
+    """The lead table columns for the parameters found (none when there are none)."""
+    return {COLUMNS[name]: value for name, value in parameters(description).items()}
+
+
+def summary(found: dict[str, str]) -> str:
+    """``mktcmpid=abc; utm_source=newsletter`` for the mail and the Dynamics description."""
+    return "; ".join(f"{name}={value}" for name, value in found.items())
+
+
+def _from_json(text: str) -> dict[str, str]:
+    match = _JSON_OBJECT.search(text)
+    if match is None:
+        return {}
+    try:
+        document: Any = json.loads(match.group(0))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    found: dict[str, str] = {}
+    for key, value in document.items():
+        name = str(key).strip().lower()
+        if name in COLUMNS and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            found.setdefault(name, str(value))
+    return found
+
+
+def _from_query(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in _PAIR.findall(text):
+        # parse_qsl decodes %xx and + as the browser encoded them; a value it cannot decode is kept as it came.
+        decoded = parse_qsl(f"v={value}", keep_blank_values=True)
+        found.setdefault(key.lower(), decoded[0][1] if decoded else value)
+    return found
+
+
+def _clean(value: str) -> str:
+    return _UNPRINTABLE.sub(" ", value).strip()[:MAX_VALUE_CHARS]

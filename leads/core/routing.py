@@ -1,0 +1,191 @@
+"""Routing rules: which rule a lead matches, and what that rule asks for. Pure, no I/O.
+
+The rules come from the TOML file LEAD_ROUTING_FILE names (parsed and checked in leads.core.routing_rules). The
+first rule whose conditions all hold wins; a rule without conditions matches every lead (the default, last).
+What a rule names in Dynamics (a user, a team, a campaign) is a ``Lookup``: the steps resolve it to an id.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from leads.core import campaign
+from leads.core.mapping import SOURCE_NAMES
+from leads.core.payload import Lead
+
+LookupKind = Literal["user", "team", "campaign_name", "campaign_code"]
+# Fields a column template may use: "{offer_id}". Personal fields have columns of their own and are left out.
+TEMPLATE_FIELDS = (
+    "lead_id", "offer_id", "offer_title", "action", "source", "lead_source", "country", "company", "received",
+    "is_test", *campaign.COLUMNS,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A record a rule names by a value people can read; Dataverse knows it by id."""
+
+    kind: LookupKind
+    value: str
+
+    @property
+    def entity_set(self) -> str:
+        return {"user": "systemusers", "team": "teams"}.get(self.kind, "campaigns")
+
+    def describe(self) -> str:
+        return {
+            "user": "user {!r}",
+            "team": "team {!r}",
+            "campaign_name": "campaign named {!r}",
+            "campaign_code": "campaign with code {!r}",
+        }[self.kind].format(self.value)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """All given conditions must hold (values compared without regard to case); none given: every lead."""
+
+    offer_id: tuple[str, ...] = ()  # globs over publisher.offer
+    offer_title: tuple[str, ...] = ()  # globs
+    action: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()  # "AppSource", "Azure Marketplace", or the LeadSource code ("AzureMarketplace")
+    country: tuple[str, ...] = ()
+    test: bool | None = None
+
+    @property
+    def always(self) -> bool:
+        return self == Conditions()
+
+    def hold_for(self, lead: Lead) -> bool:
+        source = lead.lead_source.source.lower()
+        checks = (
+            _any_glob(self.offer_id, lead.lead_source.offer_id),
+            _any_glob(self.offer_title, lead.offer_title),
+            not self.action or lead.action.lower() in self.action,
+            not self.source or bool({source, SOURCE_NAMES.get(source, source).lower()} & set(self.source)),
+            not self.country or lead.contact.country.strip().lower() in self.country,
+            self.test is None or lead.is_test == self.test,
+        )
+        return all(checks)
+
+
+@dataclass(frozen=True)
+class Rule:
+    number: int  # 1-based, as people count the [[rules]] in the file
+    name: str
+    when: Conditions
+    recipients: tuple[str, ...] = ()  # replace NOTIFY_TO for these leads; () keeps NOTIFY_TO
+    owner: Lookup | None = None
+    campaign: Lookup | None = None
+    campaign_from_mktcmpid: bool = False  # the lead's mktcmpid names a campaign by its code
+    leadsourcecode: int | None = None
+    leadqualitycode: int | None = None
+    columns: dict[str, Any] = field(default_factory=dict)  # logical name → literal, or a str template
+
+    @property
+    def label(self) -> str:
+        return f"rule {self.number}" + (f" ({self.name})" if self.name else "")
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    rules: tuple[Rule, ...]
+
+    def match(self, lead: Lead) -> Rule | None:
+        return next((rule for rule in self.rules if rule.when.hold_for(lead)), None)
+
+    def lookups(self) -> list[tuple[Rule, str, Lookup]]:
+        """Every record the rules name, with the rule and the key naming it (for `check`)."""
+        named = []
+        for rule in self.rules:
+            if rule.owner is not None:
+                named.append((rule, f"owner_{rule.owner.kind}", rule.owner))
+            if rule.campaign is not None:
+                named.append((rule, rule.campaign.kind, rule.campaign))
+        return named
+
+    @property
+    def assign_owners(self) -> bool:
+        return any(rule.owner is not None for rule in self.rules)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What routing asks for one lead, before anything is looked up in Dynamics."""
+
+    rule: Rule | None
+    campaign_parameters: dict[str, str]
+    owner: Lookup | None = None
+    mktcmpid_campaign: Lookup | None = None  # the campaign whose code is the lead's mktcmpid, when the rule asks
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.rule.recipients if self.rule is not None else ()
+
+    @property
+    def campaigns(self) -> tuple[Lookup, ...]:
+        """In order of preference: the campaign that brought the lead (mktcmpid), then the rule's."""
+        rule_campaign = self.rule.campaign if self.rule is not None else None
+        return tuple(dict.fromkeys(c for c in (self.mktcmpid_campaign, rule_campaign) if c is not None))
+
+
+def plan(rules: RoutingRules | None, lead: Lead, received_at: datetime) -> Plan:
+    found = campaign.parameters(lead.description)
+    rule = rules.match(lead) if rules is not None else None
+    if rule is None:
+        return Plan(None, found)
+    mktcmpid = found.get("mktcmpid", "")
+    from_mktcmpid = Lookup("campaign_code", mktcmpid) if rule.campaign_from_mktcmpid and mktcmpid else None
+    values = template_values(lead, received_at, found)
+    columns = {name: render(value, values) if isinstance(value, str) else value for name, value in rule.columns.items()}
+    for name in ("leadsourcecode", "leadqualitycode"):
+        if (code := getattr(rule, name)) is not None:
+            columns[name] = code
+    return Plan(rule, found, rule.owner, from_mktcmpid, columns)
+
+
+def template_values(lead: Lead, received_at: datetime, found: dict[str, str]) -> dict[str, str]:
+    source = lead.lead_source.source
+    values = {
+        "lead_id": lead.lead_id,
+        "offer_id": lead.lead_source.offer_id,
+        "offer_title": lead.offer_title,
+        "action": lead.action,
+        "source": SOURCE_NAMES.get(source.lower(), source),
+        "lead_source": lead.lead_source.raw,
+        "country": lead.contact.country,
+        "company": lead.contact.company,
+        "received": received_at.isoformat(timespec="seconds"),
+        "is_test": "true" if lead.is_test else "false",
+    }
+    return values | {name: found.get(name, "") for name in campaign.COLUMNS}
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` is not a valid column template, or None. Only ``{field}`` of TEMPLATE_FIELDS: no
+    attribute access, index or format spec (the values come from the lead)."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"{exc} (write {{{{ and }}}} for literal braces)"
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS or spec or conversion:
+            return f"{{{name}}} is not a field; use one of {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+    return None
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """The template with each ``{field}`` replaced (checked by template_problem when the rules were loaded)."""
+    parts = string.Formatter().parse(template)
+    return "".join(text + (values.get(name, "") if name else "") for text, name, _, _ in parts)
+
+
+def _any_glob(patterns: tuple[str, ...], value: str) -> bool:
+    return not patterns or any(fnmatchcase(value.strip().lower(), pattern) for pattern in patterns)

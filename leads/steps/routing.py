@@ -1,0 +1,146 @@
+"""Routing a lead: the rule it matches, the names that rule uses resolved to Dynamics ids, the existing contact.
+
+Names are looked up on first use and kept for the process (a name Dynamics does not know is asked again after
+NOT_FOUND_SECONDS, so a team created meanwhile is picked up): in steady state routing adds no request per lead.
+Linking to an existing contact is one query per lead with an email address, by design: contacts change.
+Nothing here fails a lead: what cannot be applied becomes a note (in LastError, the mail and the description).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from leads.core import routing
+from leads.core.enrichment import BINDINGS, Enrichment
+from leads.core.errors import DataverseError, RetryCannotHelp
+from leads.core.payload import Lead
+from leads.core.routing import Lookup, Plan, RoutingRules
+from leads.steps.ports import Directory
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_SECONDS = 600.0
+MAX_NAMES = 1000  # mktcmpid values come from leads: the cache must not grow without bound
+
+
+@dataclass(frozen=True)
+class Routed:
+    plan: Plan
+    enrichment: Enrichment
+    looked_up: dict[str, Lookup] = field(default_factory=dict)  # navigation property → the name it came from
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.plan.recipients
+
+
+class LeadRouter:
+    """The rules (None: no rules file), whether to link contacts, and the process's cache of resolved names."""
+
+    def __init__(
+        self,
+        rules: RoutingRules | None,
+        link_contacts: bool,
+        directory: Callable[[], Directory],
+        problem: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rules = rules
+        self.link_contacts = link_contacts
+        self.directory = directory
+        self.problem = problem  # the rules file could not be used: every lead says so
+        self.clock = clock
+        self._ids: dict[Lookup, tuple[str | None, float]] = {}  # → (id or None, when a None expires)
+        self._lock = threading.Lock()
+
+    def recipients(self, lead: Lead) -> tuple[str, ...]:
+        """Who hears of the lead; () means NOTIFY_TO. Needs no Dynamics (held leads are routed too)."""
+        rule = self.rules.match(lead) if self.rules is not None else None
+        return rule.recipients if rule is not None else ()
+
+    def route(self, lead: Lead, received_at: datetime) -> Routed:
+        """The plan and its enrichment; raises only TryAgainLater (Dynamics busy or unreachable)."""
+        plan = routing.plan(self.rules, lead, received_at)
+        facts = (f"Routing: {plan.rule.label}",) if plan.rule is not None else ()
+        routed = Routed(plan, Enrichment(columns=plan.columns, facts=facts))
+        if self.problem:
+            routed = replace(routed, enrichment=routed.enrichment.noted(f"routing rules not used: {self.problem}"))
+        if plan.owner is not None:
+            routed = self._bind(routed, "ownerid", [plan.owner])
+        if plan.campaigns:
+            routed = self._bind(routed, "campaignid", list(plan.campaigns))
+        if self.link_contacts and lead.contact.email:
+            routed = replace(routed, enrichment=self._link_contact(lead.contact.email, routed.enrichment))
+        return routed
+
+    def refused(self, routed: Routed, name: str, reason: str) -> Routed:
+        """Dataverse refused the lookup ``name`` (its record deleted, say): drop it, and forget the id."""
+        lookup = routed.looked_up.get(name)
+        if lookup is not None:
+            with self._lock:
+                self._ids.pop(lookup, None)
+        note = f"{BINDINGS.get(name, name)} not applied, Dynamics refused it ({reason}); created without it"
+        return replace(routed, enrichment=routed.enrichment.without(name, note))
+
+    def resolve(self, lookup: Lookup) -> str | None:
+        """The record's id (cached), or None when Dynamics has none. DataverseError when Dynamics cannot tell."""
+        now = self.clock()
+        with self._lock:
+            cached = self._ids.get(lookup)
+        if cached is not None and (cached[0] is not None or now < cached[1]):
+            return cached[0]
+        record_id = self.directory().find_id(lookup)
+        with self._lock:
+            if len(self._ids) < MAX_NAMES or lookup in self._ids:
+                self._ids[lookup] = (record_id, now + NOT_FOUND_SECONDS)
+        return record_id
+
+    def _bind(self, routed: Routed, name: str, lookups: list[Lookup]) -> Routed:
+        """Bind the first of ``lookups`` Dynamics knows; a note for each rule-named one it does not."""
+        enrichment = routed.enrichment
+        label = routed.plan.rule.label if routed.plan.rule is not None else "routing"
+        for lookup in lookups:
+            try:
+                record_id = self.resolve(lookup)
+            except DataverseError as exc:
+                if not isinstance(exc, RetryCannotHelp):
+                    raise
+                enrichment = enrichment.noted(f"{label}: could not look up the {_public(lookup)} ({exc})")
+                continue
+            if record_id is not None:
+                target = enrichment.bound(name, lookup.entity_set, record_id)
+                return replace(routed, enrichment=target, looked_up=routed.looked_up | {name: lookup})
+            if lookup == routed.plan.mktcmpid_campaign:  # common: not every marketplace campaign is one in Dynamics
+                fact = f"Campaign: none in Dynamics has the code mktcmpid={lookup.value}"
+                enrichment = replace(enrichment, facts=(*enrichment.facts, fact))
+            else:
+                enrichment = enrichment.noted(f"{label}: no {_public(lookup)} in Dynamics, so no {BINDINGS[name]} set")
+        return replace(routed, enrichment=enrichment)
+
+    def _link_contact(self, email: str, enrichment: Enrichment) -> Enrichment:
+        try:
+            contacts = self.directory().find_contacts(email)
+        except DataverseError as exc:
+            if not isinstance(exc, RetryCannotHelp):
+                raise
+            return enrichment.noted(f"existing contacts could not be looked up ({exc})")
+        if not contacts:
+            return replace(enrichment, facts=(*enrichment.facts, "Existing contact: none with this email address"))
+        if len(contacts) > 1:
+            fact = "Existing contact: several have this email address, so the lead is not linked to one"
+            return replace(enrichment, facts=(*enrichment.facts, fact))
+        [contact] = contacts
+        linked = enrichment.bound("parentcontactid", "contacts", contact.contact_id)
+        if contact.account_id:
+            linked = linked.bound("parentaccountid", "accounts", contact.account_id)
+        return replace(linked, facts=(*linked.facts, "Existing contact: linked (one contact has this email address)"))
+
+
+def _public(lookup: Lookup) -> str:
+    """The lookup for notes and logs: a user's address is personal data, so it is left out."""
+    return "user named by owner_user" if lookup.kind == "user" else lookup.describe()
