@@ -12,7 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from leads.adapters.signin import TokenSource
@@ -39,6 +39,18 @@ def odata_error(response: requests.Response) -> tuple[str, str]:
         return str(error.get("code") or ""), str(error.get("message") or "")[:500]
     except (ValueError, AttributeError):
         return "", (response.reason or f"HTTP {response.status_code}")[:200]
+
+
+def sent_without_answer(error: requests.RequestException) -> bool:
+    """The request went out but no answer came (read time-out, connection dropped): the server may have acted on
+    it. With ``read=0`` retry rules urllib3 reports these wrapped in MaxRetryError, which requests re-raises as a
+    ConnectionError; a connection that never opened is not one of these."""
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error.args[0] if error.args else None, MaxRetryError) and isinstance(
+        reason, ReadTimeoutError | ProtocolError
+    )
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -103,18 +115,19 @@ def retry_rules(total: int = 4, backoff_factor: float = 0.5) -> Retry:
     )
 
 
-def send_retry_rules() -> Retry:
-    """For sending mail, where a request that went through must not be repeated: only what the server refused
-    before acting on it (429, 503, a connection that never opened) is retried here. After a time-out or another
-    5xx it is unknown whether the mail went out; an immediate retry could send it twice, so that goes back to
-    the queue, which tries later (the contacts may then get it twice rather than never)."""
+def send_retry_rules(statuses: tuple[int, ...] = (429, 503)) -> Retry:
+    """For sending a message, where a request that went through must not be repeated: only what the server refused
+    before acting on it (``statuses``) and connections that never opened are retried here. Mail: 429 and 503;
+    after a time-out or another 5xx it is unknown whether the mail went out, an immediate retry could send it
+    twice, so that goes back to the queue, which tries later (the contacts may then get it twice rather than
+    never). Teams: its webhook answers only once the run is queued, so every 5xx means nothing was posted."""
     return _Retry(
         total=4,
         read=0,
         other=0,
         backoff_factor=0.5,
         backoff_max=30,
-        status_forcelist=(429, 503),
+        status_forcelist=statuses,
         allowed_methods=None,
         respect_retry_after_header=True,
         raise_on_status=False,

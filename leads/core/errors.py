@@ -92,3 +92,18 @@ class MailUnavailable(MailError, TryAgainLater):
 
 class MailRefused(MailError, RetryCannotHelp):
     """A mail setting is wrong (permission, mailbox, password): a person must fix it first."""
+
+
+# --- Teams (Workflows webhook) ---------------------------------------------------------------------------
+
+
+class TeamsError(LeadsError):
+    """A card could not be posted to Teams. The message never holds the webhook URL (it is a secret)."""
+
+
+class TeamsUnavailable(TeamsError, TryAgainLater):
+    """Throttled, a server error, no connection: the card was not posted, and trying later is safe."""
+
+
+class TeamsRefused(TeamsError, RetryCannotHelp):
+    """The webhook refused the card: deleted workflow (404), wrong signature (401), a bad card (400)."""

@@ -90,7 +90,7 @@ def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState
         _Row("Lead source", one_line(lead.lead_source.raw)),
         _Row("Action", explain_action(action)),
         _Row("Description", multi_line(lead.description), "multiline"),
-        _Row("Received", _utc(received_at)),
+        _Row("Received", utc_text(received_at)),
         _Row("Lead id", one_line(lead.lead_id)),
     ]
     if parameters := campaign.parameters(lead.description):
@@ -138,7 +138,7 @@ def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, rec
         _Row("Lead id", one_line(lead_id)),
         _Row("Offer", offer),
         _Row("Test lead", "yes" if is_test else "no"),
-        _Row("Received", _utc(received_at) if received_at else "unknown"),
+        _Row("Received", utc_text(received_at) if received_at else "unknown"),
         _Row("Error", multi_line(_cap(error, _MAX_ERROR_CHARS)), "multiline"),
     ]
     steps = [
@@ -247,7 +247,7 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     # A naive time is taken as UTC: the app records every time in UTC.
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -35,6 +35,8 @@ SETTINGS: dict[str, str] = {
     "columns per offer. Empty: no routing.",
     "DYNAMICS_LINK_CONTACTS": "`true` links each lead to the one active contact with its email address (default "
     "`false`).",
+    "TEAMS_WEBHOOK_URL": "Teams Workflows webhook URL of the sales channel (a secret: it carries a signature). "
+    "Empty: no Teams card.",
     "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
     "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
 }
