@@ -44,6 +44,7 @@ def write_standin_settings(standin_values: dict[str, str]) -> None:
             "DYNAMICS_AUTH": "client_secret",
             "NOTIFY_TO": "sales@contoso.example;ceo@contoso.example",
             "MAIL_TRANSPORT": "smtp",
+            "TEAMS_WEBHOOK_URL": standin_values["STANDIN_TEAMS_WEBHOOK_URL"],
         }
     )
     SETTINGS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -148,6 +149,7 @@ def print_next_steps(standin_values: dict[str, str]) -> None:
         lines += [
             f"Leads created in the Dataverse stand-in: {standin_values['STANDIN_DATAVERSE_CONTROL']}/leads",
             f"Mail caught by the mail catcher: {standin_values['STANDIN_SMTP_CONTROL']}/messages",
+            f"Teams cards posted to the Workflows stand-in: {standin_values['STANDIN_WORKFLOWS_CONTROL']}/cards",
         ]
     lines += ["Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)

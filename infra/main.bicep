@@ -156,6 +156,13 @@ param smtpPassword string = ''
 @description('SMTP_STARTTLS: true or false (also 1/0, yes/no, on/off, any case).')
 param smtpStartTls string = 'true'
 
+@description('Post each lead to a Teams channel: true makes TEAMS_WEBHOOK_URL a Key Vault reference (the webhook URL carries a signature, so it is a secret).')
+param teamsNotifications string = 'false'
+
+@secure()
+@description('TEAMS_WEBHOOK_URL, the channel\'s Workflows webhook: stored in Key Vault; empty: no secret is written (an existing one is kept).')
+param teamsWebhookUrl string = ''
+
 @description('LEAD_ROUTING_FILE: routing rules file (TOML) deployed with the app, relative to its folder (e.g. routing.toml); empty: no routing.')
 param leadRoutingFile string = ''
 
@@ -184,6 +191,7 @@ var secretNames = {
   clientSecret: 'azure-client-secret'
   dynamicsPassword: 'dynamics-password'
   smtpPassword: 'smtp-password'
+  teamsWebhookUrl: 'teams-webhook-url'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -237,9 +245,11 @@ module keyVault 'core/security/key-vault.bicep' = {
     clientSecretName: secretNames.clientSecret
     dynamicsPasswordName: secretNames.dynamicsPassword
     smtpPasswordName: secretNames.smtpPassword
+    teamsWebhookUrlName: secretNames.teamsWebhookUrl
     clientSecret: azureClientSecret
     dynamicsPassword: dynamicsPassword
     smtpPassword: smtpPassword
+    teamsWebhookUrl: teamsWebhookUrl
   }
 }
 
@@ -305,6 +315,9 @@ var dynamicsPasswordSetting = dynamicsAuth == 'username_password' ? {
 var smtpPasswordSetting = mailTransport == 'smtp' && !empty(smtpUsername) ? {
   SMTP_PASSWORD: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.smtpPassword})'
 } : {}
+var teamsWebhookSetting = toLower(teamsNotifications) == 'true' ? {
+  TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.teamsWebhookUrl})'
+} : {}
 // Host storage and telemetry, all through the user-assigned identity. Identity-based host storage: the host
 // and the app (leads/storage.py) use these HTTPS URIs; there is deliberately no AzureWebJobsStorage
 // connection string (shared keys are disabled on the account).
@@ -318,7 +331,7 @@ var platformSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
 }
 // app-settings:end
-var appSettings = union(platformSettings, leadSettings, authorityHostSetting, clientSecretSetting, dynamicsPasswordSetting, smtpPasswordSetting)
+var appSettings = union(platformSettings, leadSettings, authorityHostSetting, clientSecretSetting, dynamicsPasswordSetting, smtpPasswordSetting, teamsWebhookSetting)
 
 module api 'app/api.bicep' = {
   name: 'api'

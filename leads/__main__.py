@@ -46,7 +46,14 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("serve", help="run the app locally: a small development host (`func start` works too)")
-    sub.add_parser("check", help="check the configuration against the live services, with advice for each failure")
+    checking = sub.add_parser(
+        "check", help="check the configuration against the live services, with advice for each failure"
+    )
+    checking.add_argument(
+        "--teams-test-card",
+        action="store_true",
+        help="also post a test card to each Teams channel (it shows in the channel)",
+    )
     routed = sub.add_parser(
         "route", help="show the rule a marketplace payload matches, its Dynamics body and recipients (sends nothing)"
     )
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "check":
         from leads.ops.check import check
 
-        return check(out=out)
+        return check(out=out, teams_test_card=args.teams_test_card)
     if args.command == "route":
         from leads.ops.route import route
 
@@ -112,8 +119,15 @@ def run(args: argparse.Namespace) -> int:
         from leads.ops.status import parse_since, status
 
         since = parse_since(args.since, clock.now()) if args.since else None
-        return status(open_table(storage), out, since=since, only=args.status, as_json=args.json,
-                      show_contact=args.show_contact, limit=args.limit)  # fmt: skip
+        return status(
+            open_table(storage),
+            out,
+            since=since,
+            only=args.status,
+            as_json=args.json,
+            show_contact=args.show_contact,
+            limit=args.limit,
+        )
     from leads.ops.replay import replay
 
     statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from leads.adapters.lead_queue import LeadQueue
     from leads.adapters.lead_table import LeadTable
     from leads.adapters.signin import TokenSource
+    from leads.adapters.teams import TeamsWebhook
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
     from leads.steps.routing import LeadRouter
@@ -146,7 +147,32 @@ def router() -> LeadRouter | None:
 def processor() -> LeadProcessor:
     from leads.steps.processing import LeadProcessor
 
-    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer, router=router)
+    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer, router=router, teams=teams_channel)
+
+
+_channels: dict[str, TeamsWebhook | None] = {}
+
+
+def teams_channel(setting: str = "") -> TeamsWebhook | None:
+    """The Teams channel whose webhook URL the app setting holds ("": TEAMS_WEBHOOK_URL); None when it is empty.
+    One per setting for the process; a malformed URL raises SettingsError naming the setting."""
+    from leads.adapters.teams import TeamsWebhook
+    from leads.settings.teams import DEFAULT_SETTING, load_teams
+
+    name = setting or DEFAULT_SETTING
+    with _creating:
+        if name not in _channels:
+            url = load_teams(setting=name).webhook_url
+            _channels[name] = TeamsWebhook(url, teams_session()) if url else None
+        return _channels[name]
+
+
+@_Once
+def teams_session() -> requests.Session:
+    """Teams' webhook answers only once a run is queued: 429 and every 5xx mean nothing was posted (adapters/teams)."""
+    from leads.adapters.webapi import RETRIED_STATUSES, new_session, send_retry_rules
+
+    return new_session(send_retry_rules(RETRIED_STATUSES))
 
 
 @_Once
@@ -164,5 +190,6 @@ def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, routing_settings,
                    lead_table, lead_queue, http_session, mail_session, tokens, dataverse, mailer, router,
-                   processor):  # fmt: skip
+                   processor, teams_session):  # fmt: skip
         cached.cache_clear()
+    _channels.clear()

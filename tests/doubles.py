@@ -119,3 +119,18 @@ class RecordingMailer:
 
     def check(self) -> str:
         return "recording mailer"
+
+
+class RecordingChannel:
+    """A Teams channel: records each card; ``fail`` raises instead; ``confirm`` False plays a time-out."""
+
+    def __init__(self) -> None:
+        self.cards: list[dict[str, Any]] = []
+        self.fail: Exception | None = None
+        self.confirm = True
+
+    def post(self, message: dict[str, Any]) -> bool:
+        if self.fail is not None:
+            raise self.fail
+        self.cards.append(message)
+        return self.confirm

@@ -55,7 +55,7 @@ PLATFORM_SETTINGS: dict[str, str] = {
     "functionAppConfig.runtime and this setting is not allowed, so the templates do not set it.",
 }
 
-SECRET_SETTINGS = ("AZURE_CLIENT_SECRET", "DYNAMICS_PASSWORD", "SMTP_PASSWORD")
+SECRET_SETTINGS = ("AZURE_CLIENT_SECRET", "DYNAMICS_PASSWORD", "SMTP_PASSWORD", "TEAMS_WEBHOOK_URL")
 
 # When main.bicep creates each secret's Key Vault reference: by the mode that needs the secret, never by whether the
 # secret's parameter has a value (`azd provision` replaces every app setting, so a provision without the value would
@@ -64,8 +64,9 @@ SECRET_SETTING_CONDITIONS: dict[str, str] = {
     "AZURE_CLIENT_SECRET": "dynamicsAuth == 'client_secret'",
     "DYNAMICS_PASSWORD": "dynamicsAuth == 'username_password'",
     "SMTP_PASSWORD": "mailTransport == 'smtp' && !empty(smtpUsername)",
+    "TEAMS_WEBHOOK_URL": "toLower(teamsNotifications) == 'true'",
 }
-SECRET_PARAMETERS = ("azureClientSecret", "dynamicsPassword", "smtpPassword")
+SECRET_PARAMETERS = ("azureClientSecret", "dynamicsPassword", "smtpPassword", "teamsWebhookUrl")
 
 # Built-in role the operator (azd's AZURE_PRINCIPAL_ID) gets on the vault, so docs/deploy.md's
 # `az keyvault secret set` works: Key Vault Secrets Officer.
@@ -382,7 +383,7 @@ def emitted_fields() -> set[str]:
     samples = [
         events.received(entity),
         events.in_dynamics(entity, at),
-        events.mailed(entity, "NotifiedAt", at),
+        events.sent(entity, "NotifiedAt", at),
         events.finished(entity, Status.FAILED, "DataverseRejected: 400"),
         events.poisoned(entity),
         events.reenqueued(entity),

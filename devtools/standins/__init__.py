@@ -1,4 +1,5 @@
-"""Local stand-ins for Entra ID, Dataverse, Microsoft Graph and an SMTP server, reached over real loopback sockets.
+"""Local stand-ins for Entra ID, Dataverse, Microsoft Graph, an SMTP server and a Teams Workflows webhook,
+reached over real loopback sockets.
 
 ``start_all(state_dir)`` starts them all in this process (sharing one token registry) and returns the settings
 the app should use; ``python -m devtools.standins`` does the same as a separate process.
@@ -25,12 +26,27 @@ from .graph import GraphStandIn, Mailbox, SentMail
 from .smtp import ReceivedMail, SmtpStandIn
 from .tls import TestCA, shared_ca
 from .tokens import TokenRegistry
+from .workflows import WorkflowsStandIn
 
 __all__ = [
-    "DataverseStandIn", "EntraStandIn", "Fault", "GraphStandIn", "Ports", "ReceivedMail", "RecordedRequest",
-    "SentMail", "SmtpStandIn", "StandIn", "StandIns", "TestCA", "TokenRegistry", "TokenRequest", "shared_ca",
+    "DataverseStandIn",
+    "EntraStandIn",
+    "Fault",
+    "GraphStandIn",
+    "Ports",
+    "ReceivedMail",
+    "RecordedRequest",
+    "SentMail",
+    "SmtpStandIn",
+    "StandIn",
+    "StandIns",
+    "TestCA",
+    "TokenRegistry",
+    "TokenRequest",
+    "WorkflowsStandIn",
+    "shared_ca",
     "start_all",
-]  # fmt: skip
+]
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 SENDER_ADDRESS = f"leads@{TENANT_DOMAIN}"
@@ -47,6 +63,7 @@ class Ports:
     graph: int = 0
     smtp: int = 0
     smtp_control: int = 0
+    workflows: int = 0
     user_realm: int | None = 443
 
 
@@ -62,6 +79,8 @@ class StandIns:
     user: User
     managed_identity: ManagedIdentity  # user-assigned; a system-assigned one exists too
     sender: Mailbox
+    workflows: WorkflowsStandIn
+    teams_webhook_url: str  # the sales channel's webhook (its signature makes it a secret, even a test one)
 
     @property
     def settings_file(self) -> Path:
@@ -69,11 +88,12 @@ class StandIns:
 
     def reset(self) -> None:
         """Between tests: forget requests, records, messages and faults; restore configuration. Tokens stay."""
-        for standin in (self.entra, self.entra.msi, self.dataverse, self.graph, self.smtp):
+        for standin in (self.entra, self.entra.msi, self.dataverse, self.graph, self.smtp, self.workflows):
             standin.reset()
         self.app.secret_expired = False
 
     def stop(self) -> None:
+        self.workflows.stop()
         self.smtp.stop()
         self.graph.stop()
         self.dataverse.stop()
@@ -102,9 +122,12 @@ def start_all(
     state.mkdir(parents=True, exist_ok=True)
     tokens = TokenRegistry()
     entra = EntraStandIn(
-        tenant_domain=TENANT_DOMAIN, tokens=tokens, port=ports.entra, msi_port=ports.msi,
+        tenant_domain=TENANT_DOMAIN,
+        tokens=tokens,
+        port=ports.entra,
+        msi_port=ports.msi,
         user_realm_port=ports.user_realm or None,
-    )  # fmt: skip
+    )
     app = entra.add_app(display_name="marketplace-leads")
     user = entra.add_user(USERNAME)
     entra.add_managed_identity(system_assigned=True)
@@ -112,12 +135,16 @@ def start_all(
     smtp_credentials = ("leads-smtp", os.urandom(12).hex()) if smtp_auth else None
     dataverse, graph, smtp = _start_services(entra, ports, smtp_credentials)
     sender = _introduce(entra, dataverse, graph, user)
+    workflows = WorkflowsStandIn(port=ports.workflows).start()
     if listener is not None:
-        for standin in (entra, dataverse, graph, smtp):
+        for standin in (entra, dataverse, graph, smtp, workflows):
             standin.add_listener(listener)
 
     ca_file = shared_ca().write_ca_pem(state / "ca.pem")
-    standins = StandIns(entra, dataverse, graph, smtp, {}, state, app, user, managed_identity, sender)
+    standins = StandIns(
+        entra, dataverse, graph, smtp, {}, state, app, user, managed_identity, sender, workflows,
+        workflows.add_workflow(),
+    )  # fmt: skip
     standins.settings.update(_settings(standins, ca_file, ports, smtp_credentials))
     _write_settings(standins.settings_file, standins.settings)
     return standins
@@ -195,7 +222,10 @@ def _settings(
         "STANDIN_GRAPH_CONTROL": graph.control_url,
         "STANDIN_SMTP_CONTROL": smtp.control.control_url,
         "STANDIN_USER_REALM": user_realm,
-    }  # fmt: skip
+        # The app posts to Teams only when a test (or make run) sets TEAMS_WEBHOOK_URL to this.
+        "STANDIN_TEAMS_WEBHOOK_URL": standins.teams_webhook_url,
+        "STANDIN_WORKFLOWS_CONTROL": standins.workflows.control_url,
+    }
 
 
 def _write_settings(path: Path, settings: dict[str, str]) -> None:

@@ -55,6 +55,7 @@ class WorkflowsStandIn(StandIn):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host=host, port=port)
         self._workflows: dict[str, str] = {}  # id → signature
+        self._deleted: dict[str, str] = {}  # back on reset(), which restores the stand-in's configuration
         self._posted: list[PostedCard] = []
         self._posted_lock = threading.Lock()
 
@@ -72,8 +73,8 @@ class WorkflowsStandIn(StandIn):
     def delete_workflow(self, url: str) -> None:
         """What a user deleting the flow in Power Automate does: its URL answers 404 from now on."""
         match = _PATH.match(urlsplit(url).path)
-        if match:
-            self._workflows.pop(match.group(1), None)
+        if match and match.group(1) in self._workflows:
+            self._deleted[match.group(1)] = self._workflows.pop(match.group(1))
 
     @property
     def cards(self) -> list[JSON]:
@@ -86,9 +87,21 @@ class WorkflowsStandIn(StandIn):
         with self._posted_lock:
             return [posted for posted in self._posted if posted.problems]
 
+    def control(self, request: Request, action: str) -> Response | None:
+        """``GET /_standin/cards``: what reached the channel, and what Teams would not have rendered (make run)."""
+        if action != "cards":
+            return None
+        with self._posted_lock:
+            posted = [
+                {"workflow": p.workflow, "problems": list(p.problems), "message": p.message} for p in self._posted
+            ]
+        return Response.json(200, posted)
+
     def reset_state(self) -> None:
         with self._posted_lock:
             self._posted.clear()
+        self._workflows |= self._deleted
+        self._deleted.clear()
 
     # --- the service -------------------------------------------------------------------------------
 

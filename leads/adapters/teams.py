@@ -21,7 +21,7 @@ import requests
 
 from leads.adapters.webapi import TIMEOUT, odata_error, sent_without_answer, worth_retrying
 from leads.core.errors import TeamsRefused, TeamsUnavailable
-from leads.settings.teams import HOW_TO, masked
+from leads.core.webhooks import HOW_TO, masked
 
 log = logging.getLogger(__name__)
 

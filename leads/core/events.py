@@ -43,11 +43,13 @@ def in_dynamics(entity: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     return _about(IN_DYNAMICS, entity) | _seconds_since_received("seconds_to_dynamics", entity, at)
 
 
-def mailed(entity: Mapping[str, Any], field: str, at: datetime) -> dict[str, Any]:
-    """``field`` is the entity field recording the mail: NotifiedAt (the lead) or AlertedAt (the failure alert)."""
-    if field == "NotifiedAt":
-        return _about(NOTIFIED, entity) | _seconds_since_received("seconds_to_notified", entity, at)
-    return _about(ALERTED, entity)
+def sent(entity: Mapping[str, Any], field: str, at: datetime) -> dict[str, Any]:
+    """``field`` is the entity field recording the message: NotifiedAt / TeamsNotifiedAt (the lead, by mail or in
+    Teams) or AlertedAt / TeamsAlertedAt (the failure alert). ``channel`` says which."""
+    channel = {"channel": "teams" if field.startswith("Teams") else "mail"}
+    if field.endswith("NotifiedAt"):
+        return _about(NOTIFIED, entity) | channel | _seconds_since_received("seconds_to_notified", entity, at)
+    return _about(ALERTED, entity) | channel
 
 
 def finished(entity: Mapping[str, Any], status: Status, last_error: str = "") -> dict[str, Any]:

@@ -133,5 +133,6 @@ def replayed(entity: dict[str, Any], now: datetime) -> dict[str, Any] | None:
         return None
     changes: dict[str, Any] = {"Status": Status.RECEIVED.value, "UpdatedAt": now}
     if entity.get("Status") == Status.FAILED:
-        changes |= {"AlertedAt": "", "LastError": f"replayed after: {entity.get('LastError', '')}"[:MAX_ERROR_CHARS]}
+        changes |= {"AlertedAt": "", "TeamsAlertedAt": "",
+                    "LastError": f"replayed after: {entity.get('LastError', '')}"[:MAX_ERROR_CHARS]}  # fmt: skip
     return changes

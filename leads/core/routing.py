@@ -85,6 +85,7 @@ class Rule:
     leadsourcecode: int | None = None
     leadqualitycode: int | None = None
     columns: dict[str, Any] = field(default_factory=dict)  # logical name → literal, or a str template
+    teams: str = ""  # the app setting holding this rule's Teams webhook URL (a secret); "": TEAMS_WEBHOOK_URL
 
     @property
     def label(self) -> str:

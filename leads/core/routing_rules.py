@@ -18,9 +18,19 @@ from leads.core.routing import Conditions, Lookup, RoutingRules, Rule, template_
 
 CONDITION_KEYS = ("offer_id", "offer_title", "action", "source", "country", "test")
 RULE_KEYS = (
-    "name", "when", "recipients", "owner_user", "owner_team", "campaign", "campaign_code", "campaign_from_mktcmpid",
-    "leadsourcecode", "leadqualitycode", "columns",
-)  # fmt: skip
+    "name",
+    "when",
+    "recipients",
+    "owner_user",
+    "owner_team",
+    "campaign",
+    "campaign_code",
+    "campaign_from_mktcmpid",
+    "leadsourcecode",
+    "leadqualitycode",
+    "columns",
+    "teams",
+)
 TOP_KEYS = ("rules", "campaign_from_mktcmpid")
 # Columns the app fills itself, or that a rule sets with its own key.
 RESERVED_COLUMNS = {
@@ -34,6 +44,7 @@ RESERVED_COLUMNS = {
     "leadid": "the app sets it",
 }
 _COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]{2,63}")
 _UNCLOSED_BRACKET = re.compile(r"\[[^\]]*$")
 
 
@@ -70,8 +81,10 @@ def parse_rules(document: dict[str, Any]) -> RoutingRules:
             rules.append(rule)
     for rule in rules[:-1]:
         if rule.when.always:
-            problems.append(f"{rule.label}: matches every lead (no `when`), so the rules after it never apply; "
-                            "put the default rule last")  # fmt: skip
+            problems.append(
+                f"{rule.label}: matches every lead (no `when`), so the rules after it never apply; "
+                "put the default rule last"
+            )
     if problems:
         raise RulesProblems(problems)
     return RoutingRules(tuple(rules))
@@ -91,12 +104,36 @@ def _rule(number: int, entry: dict[str, Any], default_mktcmpid: bool, problem: C
         problem("campaign_from_mktcmpid: must be true or false")
     codes = {key: _code(entry, key, problem) for key in ("leadsourcecode", "leadqualitycode")}
     columns = _columns(entry.get("columns", {}), problem)
+    teams = _setting_name(entry.get("teams", ""), problem)
     if when is None or recipients is None or columns is None:
         return None
     return Rule(
-        number, name, when, recipients, owner, campaign, from_mktcmpid is True,
-        codes["leadsourcecode"], codes["leadqualitycode"], columns,
-    )  # fmt: skip
+        number,
+        name,
+        when,
+        recipients,
+        owner,
+        campaign,
+        from_mktcmpid is True,
+        codes["leadsourcecode"],
+        codes["leadqualitycode"],
+        columns,
+        teams,
+    )
+
+
+def _setting_name(value: Any, problem: Callable[[str], None]) -> str:
+    """``teams`` names the app setting that holds the channel's webhook URL: the URL is a secret, and the rules
+    file is committed, so the URL itself never goes in it."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not _SETTING_NAME.fullmatch(value):
+        problem(
+            "teams: must name the app setting holding the channel's webhook URL, e.g. teams = "
+            '"TEAMS_WEBHOOK_DACH" (the URL is a secret: it does not go in this file)'
+        )
+        return ""
+    return value
 
 
 def _conditions(when: Any, problem: Callable[[str], None]) -> Conditions | None:

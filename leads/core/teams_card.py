@@ -157,3 +157,18 @@ def _facts(facts: list[tuple[str, str]]) -> dict[str, Any]:
 
 def _cap(value: str, limit: int = MAX_VALUE_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def probe_card(where: str) -> dict[str, Any]:
+    """What `check --teams-test-card` posts: proof that the channel receives cards from this app."""
+    body = [
+        _text("Test card from marketplace-leads", size="Medium", weight="Bolder"),
+        _text(
+            escape_markdown(
+                f"`python -m leads check` posted this to see that {where} reaches this channel. New "
+                "marketplace leads will appear here as cards like this one."
+            ),
+            wrap=True,
+        ),
+    ]
+    return _message(body, [])

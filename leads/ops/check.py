@@ -17,6 +17,7 @@ from leads.adapters.signin import token_source
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
 from leads.ops.check_routing import check_routing
+from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
 from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_storage
 
@@ -28,7 +29,7 @@ class Check:
     detail: str
 
 
-def check(env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
+def check(env: dict[str, str] | None = None, out: TextIO | None = None, teams_test_card: bool = False) -> int:
     """Validate the configuration against the live services; exit code 0 only when every check passes."""
     results: list[Check] = []
 
@@ -69,6 +70,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
     if mail is not None:
         _check_mail(mail, dynamics, report)
     check_routing(env, connected, mail, report)
+    check_teams(env, teams_test_card, report)
     failed = [result for result in results if result.ok is False]
     if out is not None:
         print(

@@ -45,7 +45,12 @@ def send_test_lead(
 
 def follow(table: LeadTable, lead_id: str, out: TextIO, seconds: float) -> int:
     """Print each step the lead takes until it is done, held or failed."""
-    steps = [("Status", "stored"), ("DynamicsLeadId", "in Dynamics as"), ("NotifiedAt", "contacts notified at")]
+    steps = [
+        ("Status", "stored"),
+        ("DynamicsLeadId", "in Dynamics as"),
+        ("NotifiedAt", "contacts notified at"),
+        ("TeamsNotifiedAt", "Teams card posted at"),
+    ]
     shown: set[str] = set()
     entity: dict[str, Any] | None = None
     deadline = time.monotonic() + seconds
@@ -66,9 +71,15 @@ def follow(table: LeadTable, lead_id: str, out: TextIO, seconds: float) -> int:
             return 0 if ok else 1
         time.sleep(0.5)
     if entity is None:
-        print(f"{FAIL} lead {lead_id} is not in the table configured here (AzureWebJobsStorage, LEADS_TABLE): "
-              "follow it with `status` where the endpoint's settings are", file=out)  # fmt: skip
+        print(
+            f"{FAIL} lead {lead_id} is not in the table configured here (AzureWebJobsStorage, LEADS_TABLE): "
+            "follow it with `status` where the endpoint's settings are",
+            file=out,
+        )
     else:
-        print(f"{FAIL} lead {lead_id} is still {entity.get('Status')} after {seconds:.0f}s; is the queue function "
-              "running?", file=out)  # fmt: skip
+        print(
+            f"{FAIL} lead {lead_id} is still {entity.get('Status')} after {seconds:.0f}s; is the queue function "
+            "running?",
+            file=out,
+        )
     return 1

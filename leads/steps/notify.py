@@ -1,9 +1,12 @@
-"""Sending a lead's notifications exactly once, however many workers get there.
+"""Telling people about a lead exactly once per channel, however many workers get there.
 
-Each message has a field on the lead's entity that records when it went out (``NotifiedAt`` for the lead
-itself, ``AlertedAt`` for the failure alert). Before sending, a worker claims the sending by writing
-``MailClaim`` with the entity's ETag: of two workers that read the same entity, one write wins and the
-other re-reads. A worker that claimed and then vanished blocks the others only for CLAIM_TIMEOUT.
+Each message on each channel has a field on the lead's entity that records when it went out: ``NotifiedAt``
+and ``AlertedAt`` for mail (the lead itself, the failure alert), ``TeamsNotifiedAt`` and ``TeamsAlertedAt`` for
+the Teams channel. Before sending, a worker claims the sending by writing ``MailClaim`` (the column's name
+predates Teams; it covers every channel) with the entity's ETag: of two workers that read the same entity, one
+write wins and the other re-reads. A worker that claimed and then vanished blocks the others only for
+CLAIM_TIMEOUT. Every due message is tried even when another fails, and what went out is recorded, so a
+failure of one channel never makes another send twice: the next delivery sends only what is still missing.
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leads.core import events
-from leads.core.errors import ClaimBusy, LeadChanged
-from leads.core.messages import Email
-from leads.steps.ports import LeadStore, Mailer
+from leads.core.errors import ClaimBusy, LeadChanged, TryAgainLater
+from leads.steps.ports import LeadStore
 
 log = logging.getLogger(__name__)
 
@@ -29,47 +31,56 @@ CLAIM_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Due:
-    """One message, and the entity field that records it went out."""
+    """One message on one channel, and the entity field that records it went out."""
 
-    field: str  # NotifiedAt, AlertedAt
-    compose: Callable[[], Email]
+    field: str  # NotifiedAt, AlertedAt, TeamsNotifiedAt, TeamsAlertedAt
+    deliver: Callable[[], object]  # sends it; raises LeadsError subclasses when it could not
 
 
 @dataclass
 class SendOnce:
     store: LeadStore
-    mailer: Mailer
     clock: Callable[[], datetime]
 
     def send(
-        self, lead_id: str, entity: dict[str, Any], mails: list[Due], changes: dict[str, Any], defer: bool = True
+        self, lead_id: str, entity: dict[str, Any], dues: list[Due], changes: dict[str, Any], defer: bool = True
     ) -> dict[str, Any]:
-        """Send each mail whose field is not set yet. The claim's write also records ``changes``.
+        """Send each message whose field is not set yet. The claim's write also records ``changes``.
         ``defer``: leave the lead to another worker's live claim (ClaimBusy). Returns the fields to record.
-        A failed send records what did go out, releases the claim and raises."""
-        due = self._claim(lead_id, entity, mails, changes, defer)
+        When a message fails, the others are still tried; what went out is recorded, the claim released, and
+        the first error raised (one worth retrying before one that is not, so the queue tries again)."""
+        due = self._claim(lead_id, entity, dues, changes, defer)
         sent: dict[str, Any] = {}
-        try:
-            for mail in due:
-                self.mailer.send(mail.compose())
-                sent[mail.field] = self.clock()
-                what = "notification" if mail.field == "NotifiedAt" else "failure alert"
-                log.info("lead %s: %s sent", lead_id, what, extra=events.mailed(entity, mail.field, sent[mail.field]))
-        except Exception:
+        errors: list[Exception] = []
+        for message in due:
+            try:
+                message.deliver()
+            except Exception as exc:
+                log.warning("lead %s: %s not sent: %s", lead_id, message.field, type(exc).__name__)
+                errors.append(exc)
+                continue
+            sent[message.field] = self.clock()
+            log.info(
+                "lead %s: %s sent",
+                lead_id,
+                message.field,
+                extra=events.sent(entity, message.field, sent[message.field]),
+            )
+        if errors:
             self.store.update(lead_id, sent | {CLAIM: ""})  # the next delivery sends what is still missing
-            raise
+            raise next((error for error in errors if isinstance(error, TryAgainLater)), errors[0])
         return sent
 
     def _claim(
-        self, lead_id: str, entity: dict[str, Any], mails: list[Due], changes: dict[str, Any], defer: bool
+        self, lead_id: str, entity: dict[str, Any], dues: list[Due], changes: dict[str, Any], defer: bool
     ) -> list[Due]:
-        """The mails still due, once this worker holds the claim; [] when nothing is due."""
+        """The messages still due, once this worker holds the claim; [] when nothing is due."""
         for _ in range(CLAIM_ATTEMPTS):
-            due = [mail for mail in mails if not entity.get(mail.field)]
+            due = [message for message in dues if not entity.get(message.field)]
             if not due:
                 return []
             if defer and self._claimed_by_someone_else(entity):
-                raise ClaimBusy(f"lead {lead_id}: another worker is sending its mail")
+                raise ClaimBusy(f"lead {lead_id}: another worker is sending its notifications")
             claim = changes | {CLAIM: uuid.uuid4().hex, f"{CLAIM}At": self.clock(), "UpdatedAt": self.clock()}
             try:
                 self.store.update(lead_id, claim, etag=entity["_etag"])
@@ -79,7 +90,7 @@ class SendOnce:
                 if found is None:
                     return []
                 entity = found
-        raise ClaimBusy(f"lead {lead_id}: too much contention to claim its mail")
+        raise ClaimBusy(f"lead {lead_id}: too much contention to claim its notifications")
 
     def _claimed_by_someone_else(self, entity: dict[str, Any]) -> bool:
         claimed_at = entity.get(f"{CLAIM}At")

@@ -61,3 +61,11 @@ class Mailer(Protocol):
     def check(self) -> str:
         """Check, without sending anything, that mail can be sent; a one-line description of what was
         checked, or MailError with advice naming the setting to fix."""
+
+
+class CardPoster(Protocol):
+    """A Teams channel's Workflows webhook."""
+
+    def post(self, message: dict[str, Any]) -> bool:
+        """Post the card; True once accepted, False when it may have been (no answer in time: not posted again).
+        TeamsUnavailable (try later) or TeamsRefused (fix the webhook) when it was not."""

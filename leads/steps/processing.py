@@ -1,4 +1,4 @@
-"""Processing a lead from the queue: Dynamics first, then the notification mail, each exactly once.
+"""Processing a lead from the queue: Dynamics first, then the notifications (mail, Teams), each exactly once.
 
 A queue message can arrive more than once, and several workers run at once. What has been done is
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
@@ -6,12 +6,14 @@ recorded on the lead's table entity, so every delivery resumes at the step that 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
+    TeamsNotifiedAt, TeamsAlertedAt   the same for the Teams channel (same claim; each channel on its own)
     RoutingNotes    what routing asked for and could not apply (the lead was created without it; also in LastError)
     Status          received → done | held | failed
 
-A lead with mail costs one read and two writes (the claim, which also records DynamicsLeadId, and the
-final state); without mail, one read and one write. One rule decides every failure: TryAgainLater raises,
-so the queue delivers the message again later (LastError says what it was); RetryCannotHelp fails the lead.
+A lead with notifications costs one read and two writes (the claim, which also records DynamicsLeadId, and
+the final state), whatever the number of channels; without any, one read and one write. One rule decides
+every failure: TryAgainLater raises, so the queue delivers the message again later (LastError says what it
+was); RetryCannotHelp fails the lead.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from leads.core import events, lead_row, mapping
+from leads.core import campaign, events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.enrichment import refused_binding
-from leads.core.errors import DataverseError, RetryCannotHelp
+from leads.core.errors import DataverseError, MailError, RetryCannotHelp, TeamsError
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
+from leads.core.teams_card import failure_card, lead_card
 from leads.settings import DynamicsSettings
 from leads.steps.notify import CLAIM, Due, SendOnce
-from leads.steps.ports import Crm, LeadStore, Mailer
+from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
 from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class LeadProcessor:
     mailer: Callable[[], Mailer | None]
     clock: Callable[[], datetime] = now
     router: Callable[[], LeadRouter | None] = lambda: None  # no routing rules, no contact linking
+    teams: Callable[[str], CardPoster | None] = lambda setting: None  # the channel an app setting names ("": default)
 
     def process_message(self, text: str) -> None:
         try:
@@ -80,19 +84,16 @@ class LeadProcessor:
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
         changes: dict[str, Any] = {}  # written together with the mail claim, or at the end
         status, state = self._to_dynamics(lead_id, lead, received_at, entity, changes)
-        mailer = self.mailer()
-        if mailer is not None:
-            mails = [Due("NotifiedAt", lambda: self._notification(lead, received_at, state))]
-            if status == Status.FAILED:
-                mails.append(Due("AlertedAt", lambda: _alert(lead_id, lead, state.error, received_at)))
-            try:
-                changes |= SendOnce(self.store, mailer, self.clock).send(lead_id, entity, mails, changes)
-            except RetryCannotHelp as exc:
-                # A mail setting is wrong (permission, mailbox, password): retrying cannot help until someone fixes
-                # it. The lead fails, `status` says why, and `replay --failed` sends the mail once it is fixed.
-                status = Status.FAILED
-                changes["LastError"] = f"mail: {exc}"[:MAX_ERROR_CHARS]
-                log.error("lead %s: the mail could not be sent and will not be retried: %s", lead_id, exc)
+        dues = self._dues(lead_id, lead, received_at, state, alert=status == Status.FAILED)
+        try:
+            changes |= SendOnce(self.store, self.clock).send(lead_id, entity, dues, changes)
+        except RetryCannotHelp as exc:
+            # A mail or Teams setting is wrong (permission, mailbox, deleted workflow): retrying cannot help until
+            # someone fixes it. The lead fails, `status` says why, and `replay --failed` sends what is missing once
+            # it is fixed (never Dynamics again, nor a channel that already had it).
+            status = Status.FAILED
+            changes["LastError"] = f"{_channel(exc)}: {exc}"[:MAX_ERROR_CHARS]
+            log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, exc)
         changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
         if status != Status.FAILED and state.notes:  # created, but without something routing asked for
             changes["LastError"] = ("routing: " + "; ".join(state.notes))[:MAX_ERROR_CHARS]
@@ -183,23 +184,34 @@ class LeadProcessor:
             log.exception("lead %s: the failure mail could not be sent", lead_id)
 
     def _alert_contacts(self, lead_id: str, entity: dict[str, Any], error: str) -> None:
-        mailer = self.mailer()
-        if mailer is None:
-            return
         lead = lead_row.lead_from_entity(entity)
         received_at = entity.get("ReceivedAt") or self.clock()
         if entity.get("DynamicsLeadId"):
             state = DynamicsState("created", link=self.dynamics_settings().record_link(entity["DynamicsLeadId"]))
         else:
             state = DynamicsState("failed", error=error)
-        mails = [
-            Due("NotifiedAt", lambda: self._notification(lead, received_at, state)),
-            Due("AlertedAt", lambda: _alert(lead_id, lead, error, received_at)),
-        ]
+        dues = self._dues(lead_id, lead, received_at, state, alert=True)
         # A claim left by a worker that died must not hold these back: this is the last word on the lead.
-        sent = SendOnce(self.store, mailer, self.clock).send(lead_id, entity, mails, {}, defer=False)
+        sent = SendOnce(self.store, self.clock).send(lead_id, entity, dues, {}, defer=False)
         if sent:
             self.store.update(lead_id, sent | {CLAIM: ""})
+
+    def _dues(self, lead_id: str, lead: Lead, received_at: datetime, state: DynamicsState, alert: bool) -> list[Due]:
+        """Every message the lead's channels are owed: the lead itself, and the failure alert when ``alert``."""
+        dues: list[Due] = []
+        error = state.error or "see LastError (`python -m leads status --status failed`)"
+        if (mailer := self.mailer()) is not None:
+            dues.append(Due("NotifiedAt", lambda: mailer.send(self._notification(lead, received_at, state))))
+            if alert:
+                dues.append(Due("AlertedAt", lambda: mailer.send(_alert(lead_id, lead, error, received_at))))
+        router = self.router()
+        if (channel := self.teams(router.teams_setting(lead) if router is not None else "")) is not None:
+            found = campaign.summary(campaign.parameters(lead.description))
+            dues.append(Due("TeamsNotifiedAt", lambda: channel.post(lead_card(lead, received_at, state, found))))
+            if alert:
+                card = failure_card(lead_id, lead.offer_title, lead.is_test, error, received_at)
+                dues.append(Due("TeamsAlertedAt", lambda: channel.post(card)))
+        return dues
 
     def _note_error(self, lead_id: str, error: Exception) -> None:
         """Keep what went wrong on the entity (for `status` and the poison handler); never raises."""
@@ -213,6 +225,10 @@ class LeadProcessor:
 
 def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:
     return failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)
+
+
+def _channel(error: Exception) -> str:
+    return "teams" if isinstance(error, TeamsError) else "mail" if isinstance(error, MailError) else "notification"
 
 
 def _without_personal_data(text: str, lead: Lead) -> str:

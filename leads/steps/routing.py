@@ -63,6 +63,11 @@ class LeadRouter:
         rule = self.rules.match(lead) if self.rules is not None else None
         return rule.recipients if rule is not None else ()
 
+    def teams_setting(self, lead: Lead) -> str:
+        """The app setting holding the Teams channel for the lead; "" means TEAMS_WEBHOOK_URL."""
+        rule = self.rules.match(lead) if self.rules is not None else None
+        return rule.teams if rule is not None else ""
+
     def route(self, lead: Lead, received_at: datetime) -> Routed:
         """The plan and its enrichment; raises only TryAgainLater (Dynamics busy or unreachable)."""
         plan = routing.plan(self.rules, lead, received_at)

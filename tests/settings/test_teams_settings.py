@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from leads.core.webhooks import masked
 from leads.settings import SettingsError
-from leads.settings.teams import load_teams, masked
+from leads.settings.teams import load_teams
 
 CURRENT = (
     "https://default0123456789abcdef0123456789abcd.ef.environment.api.powerplatform.com:443/powerautomate/"

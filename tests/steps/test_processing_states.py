@@ -180,4 +180,10 @@ def test_replay_resets_a_failed_lead_and_leaves_a_done_one() -> None:
     at = now()
     assert lead_row.replayed({"Status": "done"}, at) is None
     changes = lead_row.replayed({"Status": "failed", "LastError": "x", "AlertedAt": at}, at)
-    assert changes == {"Status": "received", "UpdatedAt": at, "AlertedAt": "", "LastError": "replayed after: x"}
+    assert changes == {
+        "Status": "received",
+        "UpdatedAt": at,
+        "AlertedAt": "",
+        "TeamsAlertedAt": "",
+        "LastError": "replayed after: x",
+    }

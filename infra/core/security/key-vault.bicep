@@ -23,6 +23,9 @@ param dynamicsPasswordName string
 @description('Secret name for SMTP_PASSWORD.')
 param smtpPasswordName string
 
+@description('Secret name for TEAMS_WEBHOOK_URL.')
+param teamsWebhookUrlName string
+
 @secure()
 @description('Value of AZURE_CLIENT_SECRET (the app registration\'s client secret); empty: no secret is created.')
 param clientSecret string = ''
@@ -34,6 +37,10 @@ param dynamicsPassword string = ''
 @secure()
 @description('Value of SMTP_PASSWORD; empty: no secret is created.')
 param smtpPassword string = ''
+
+@secure()
+@description('Value of TEAMS_WEBHOOK_URL (a Teams Workflows webhook: its signature lets anyone post); empty: no secret is created.')
+param teamsWebhookUrl string = ''
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -86,6 +93,15 @@ module smtpPasswordValue 'key-vault-secret.bicep' = if (!empty(smtpPassword)) {
     keyVaultName: vault.name
     name: smtpPasswordName
     value: smtpPassword
+  }
+}
+
+module teamsWebhookUrlValue 'key-vault-secret.bicep' = if (!empty(teamsWebhookUrl)) {
+  name: 'secret-${teamsWebhookUrlName}'
+  params: {
+    keyVaultName: vault.name
+    name: teamsWebhookUrlName
+    value: teamsWebhookUrl
   }
 }
 
