@@ -1,0 +1,110 @@
+"""``python -m devtools.cards.preview OUT.png``: a picture of the Teams card sales see, for reviews and the docs.
+
+The card is built by the app's own code from a sample lead (with a name that tries Markdown and a link), then
+rendered in headless Chromium by the Adaptive Cards SDK from npm with markdown-it (the Markdown subset Teams
+renders). Needs Debian's ``chromium``; the tests check the same rendering without a browser (render.js).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from leads.core.messages import DynamicsState
+from leads.core.payload import parse_lead
+from leads.core.teams_card import lead_card
+from tests.leadsamples import marketplace_lead
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<style>body {{ margin: 0; padding: 24px; background: #f0f0f0; font-family: "Segoe UI", "DejaVu Sans", sans-serif; }}
+#card {{ width: 520px; background: #ffffff; border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.2); }}</style>
+<script src="{markdown_it}"></script><script src="{adaptivecards}"></script></head>
+<body><div id="card"></div><script>
+const md = window.markdownit({{ linkify: true }});
+AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {{
+  result.outputHtml = md.render(text);
+  result.didProcess = true;
+}};
+const card = new AdaptiveCards.AdaptiveCard();
+card.parse({card});
+document.getElementById("card").appendChild(card.render());
+</script></body></html>
+"""
+
+
+def sample_message() -> dict[str, object]:
+    lead = parse_lead(
+        marketplace_lead(
+            UserDetails={
+                "FirstName": "**Ada**",
+                "LastName": "[Lovelace](http://evil.example)",
+                "Email": "ada@contoso.example",
+                "Phone": "+44 20 7946 0000",
+                "Country": "United Kingdom",
+                "Company": "Contoso Ltd",
+                "Title": "CTO",
+            }
+        )
+    )
+    link = "https://contoso.crm4.dynamics.com/main.aspx?etn=lead&pagetype=entityrecord&id=0b9e5c1a"
+    return lead_card(
+        lead,
+        datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
+        DynamicsState("created", link=link),
+        "mktcmpid=cmp-news-05; utm_source=newsletter",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.cards.preview")
+    parser.add_argument("output", type=Path, help="PNG file to write")
+    parser.add_argument("--json", type=Path, help="also write the webhook message (JSON) here")
+    args = parser.parse_args()
+    message = sample_message()
+    if args.json:
+        args.json.write_text(json.dumps(message, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise SystemExit("needs Chromium: apt-get install chromium")
+    modules = ROOT / "node_modules"
+    with tempfile.TemporaryDirectory() as work:
+        page = Path(work) / "card.html"
+        page.write_text(
+            PAGE.format(
+                markdown_it=(modules / "markdown-it/dist/browser/markdown-it.umd.min.js").as_uri(),
+                adaptivecards=(modules / "adaptivecards/dist/adaptivecards.min.js").as_uri(),
+                card=json.dumps(message["attachments"][0]["content"]),  # type: ignore[index]
+            ),
+            encoding="utf-8",
+        )
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                f"--user-data-dir={work}/profile",
+                "--allow-file-access-from-files",
+                "--window-size=580,760",
+                f"--screenshot={args.output.resolve()}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
