@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
-from leads.ops.commands import test_lead_payload
+from leads.core.validation_lead import test_lead_payload
 
 LOCAL = ROOT / ".local"
 SETTINGS = ROOT / "local.settings.json"
