@@ -106,6 +106,7 @@ class Stack:
             "NOTIFY_TO": NOTIFY_TO,
             "MAIL_TRANSPORT": "graph",
             "RECONCILE_SCHEDULE": NEVER,
+            "MARKETPLACE_TABLE_SCHEDULE": NEVER,
             # This machine sets REQUESTS_CA_BUNDLE globally; the stand-ins' CA must win (it is in their settings).
             "REQUESTS_CA_BUNDLE": self.standins.settings["REQUESTS_CA_BUNDLE"],
         }

@@ -162,6 +162,15 @@ param reconcileSchedule string = ''
 @description('RECONCILE_GRACE_MINUTES: leads still received after this many minutes are re-enqueued.')
 param reconcileGraceMinutes string = '10'
 
+@description('MARKETPLACE_TABLE: Microsoft\'s Azure Table destination to follow (Partner Center\'s table name, e.g. MarketplaceLeads); a timer imports its new rows. Empty: not followed (the timer does nothing).')
+param marketplaceTable string = ''
+
+@description('Resource id of the storage account Microsoft\'s Azure Table destination writes to. With MARKETPLACE_TABLE set, the app reads the table with its identity: MARKETPLACE_TABLE_ENDPOINT comes from it, and the identity gets Storage Table Data Reader on that table. Empty: none.')
+param marketplaceStorageAccountId string = ''
+
+@description('MARKETPLACE_TABLE_SCHEDULE: six-field CRON schedule (UTC) of the timer following that table; empty: every 5 minutes. Always set, because the timer trigger reads %MARKETPLACE_TABLE_SCHEDULE%.')
+param marketplaceTableSchedule string = ''
+
 // --- names -------------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -244,6 +253,22 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Microsoft's Azure Table destination, read with the app's identity. The id is padded so that its parts can be
+// taken even when it is empty (the module below is then not deployed).
+var marketplaceAccountParts = split('${marketplaceStorageAccountId}////////', '/')
+var marketplaceAccountName = empty(marketplaceStorageAccountId) ? '' : last(split(marketplaceStorageAccountId, '/'))
+var followsMarketplaceTable = !empty(marketplaceTable) && !empty(marketplaceStorageAccountId)
+
+module marketplaceTableReader 'app/marketplace-table-reader.bicep' = if (followsMarketplaceTable) {
+  name: 'marketplace-table-reader'
+  scope: resourceGroup(marketplaceAccountParts[2], marketplaceAccountParts[4])
+  params: {
+    storageAccountName: marketplaceAccountName
+    tableName: marketplaceTable
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
 // The flags as the app compares them (it lower-cases too; this keeps the portal view tidy).
 var dynamicsEnabledFlag = toLower(trim(dynamicsEnabled))
 var smtpStartTlsFlag = toLower(trim(smtpStartTls))
@@ -272,6 +297,9 @@ var leadSettings = {
   SMTP_STARTTLS: smtpStartTlsFlag
   RECONCILE_SCHEDULE: !empty(reconcileSchedule) ? reconcileSchedule : '0 */5 * * * *'
   RECONCILE_GRACE_MINUTES: reconcileGraceMinutes
+  MARKETPLACE_TABLE: marketplaceTable
+  MARKETPLACE_TABLE_ENDPOINT: empty(marketplaceAccountName) ? '' : 'https://${marketplaceAccountName}.table.${environment().suffixes.storage}'
+  MARKETPLACE_TABLE_SCHEDULE: !empty(marketplaceTableSchedule) ? marketplaceTableSchedule : '0 */5 * * * *'
 }
 // azure-identity also reads AZURE_AUTHORITY_HOST, so it is only set when given.
 var authorityHostSetting = empty(azureAuthorityHost) ? {} : {

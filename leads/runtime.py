@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from leads.adapters.lead_queue import LeadQueue
     from leads.adapters.lead_table import LeadTable
     from leads.adapters.signin import TokenSource
+    from leads.steps.follow_table import TableFollower
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
 
@@ -64,6 +65,11 @@ def mail_settings() -> settings.MailSettings:
 @_Once
 def reconcile_settings() -> settings.ReconcileSettings:
     return settings.load_reconcile()
+
+
+@_Once
+def marketplace_table_settings() -> settings.MarketplaceTableSettings:
+    return settings.load_marketplace_table()
 
 
 @_Once
@@ -124,8 +130,21 @@ def processor() -> LeadProcessor:
     return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer)
 
 
+@_Once
+def table_follower() -> TableFollower | None:
+    """Following Microsoft's Azure Table destination; None while MARKETPLACE_TABLE is empty (the timer idles)."""
+    source = marketplace_table_settings()
+    if not source.followed:
+        return None
+    from leads.adapters.marketplace_table import MarketplaceTable
+    from leads.steps.follow_table import TableFollower
+
+    return TableFollower(MarketplaceTable(source, storage_settings()), lead_table(), lead_queue(), lead_table())
+
+
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
-    for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, lead_table, lead_queue,
-                   http_session, mail_session, tokens, dataverse, mailer, processor):  # fmt: skip
+    for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, marketplace_table_settings,
+                   lead_table, lead_queue, http_session, mail_session, tokens, dataverse, mailer, processor,
+                   table_follower):  # fmt: skip
         cached.cache_clear()

@@ -47,7 +47,8 @@ def local_host(project_root: Path, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def host(app_env: dict[str, str], project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")  # the timer stays out of the way
+    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")  # the timers stay out of the way
+    monkeypatch.setenv("MARKETPLACE_TABLE_SCHEDULE", "0 0 0 1 1 *")
     with local_host(project_root, tmp_path) as url:
         yield url
 
@@ -119,6 +120,7 @@ def test_the_timer_recovers_a_stranded_lead(
     lead = parse_lead(marketplace_lead(Description="stranded"))
     runtime.lead_table().insert(lead_row.new_entity(lead, clock.now() - timedelta(minutes=15)))
     monkeypatch.setenv("RECONCILE_SCHEDULE", "*/1 * * * * *")
+    monkeypatch.setenv("MARKETPLACE_TABLE_SCHEDULE", "0 0 0 1 1 *")
     monkeypatch.setenv("RECONCILE_GRACE_MINUTES", "10")
     runtime.reset()
     with local_host(project_root, tmp_path):
