@@ -97,7 +97,8 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for pair in pairs:
         header, sep, field = pair.rpartition("=")
-        field = field.strip().lower().replace("-", "_").replace(" ", "_")
+        field = field.strip().lower()
+        field = field if field == "-" else field.replace("-", "_").replace(" ", "_")
         if not sep or not header.strip():
             raise ExportUnreadable(f'--column {pair!r}: write it as HEADER=field, e.g. --column "Mail=email"')
         if field not in FIELDS and field != "-":
