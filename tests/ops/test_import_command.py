@@ -3,6 +3,7 @@ timer that follows that table (its watermark across a crash)."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from leads.adapters.lead_table import WATERMARKS
 from leads.adapters.marketplace_table import MarketplaceTable
 from leads.core import clock
 from leads.core.errors import StorageUnavailable
+from leads.ops.import_leads import Choices, import_file
 from leads.settings import StorageSettings, load_marketplace_table
 from leads.steps import intake
 from leads.steps.follow_table import OVERLAP, TableFollower
@@ -233,3 +235,19 @@ def test_the_timer_watermark_survives_a_crash_between_reading_and_storing(
         "Origin eq @o", {"o": "table"}, select=["CustomerInfo"])) == sorted(emails)  # fmt: skip
     assert table.client.get_entity(WATERMARKS, name)["Watermark"] == newest
     assert table.read_watermark(name) - start < timedelta(hours=1)  # type: ignore[operator]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_only(storage_env: StorageSettings, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    lines = [f"lead{n}@contoso.example,Contoso CRM,2026-11-21" for n in range(1200)]
+    path.write_text("Email,Offer,Created\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    on_terminal, in_a_file = Terminal(), io.StringIO()
+    assert import_file(path, [], storage_env, Choices(), on_terminal) == 0
+    assert import_file(path, [], storage_env, Choices(), in_a_file) == 0
+    assert "\r  500 rows…\r  1,000 rows…\r" in on_terminal.getvalue()
+    assert "rows…" not in in_a_file.getvalue() and "\r" not in in_a_file.getvalue()
