@@ -92,3 +92,19 @@ class MailUnavailable(MailError, TryAgainLater):
 
 class MailRefused(MailError, RetryCannotHelp):
     """A mail setting is wrong (permission, mailbox, password): a person must fix it first."""
+
+
+# --- importing leads (Partner Center's export, Microsoft's Azure Table destination) ----------------------------
+
+
+class ExportUnreadable(RetryCannotHelp):
+    """The export cannot be read, or its columns cannot be mapped to a lead's fields: the message names the
+    missing fields and the columns found, never a row's content."""
+
+
+class SourceTableUnavailable(TryAgainLater):
+    """Microsoft's Azure Table destination could not be reached, or was busy: the next run reads it again."""
+
+
+class SourceTableRefused(RetryCannotHelp):
+    """The marketplace's table is missing or refused access: a MARKETPLACE_TABLE* setting or a role is wrong."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from leads.core import events
+from leads.core import events, lead_row
 from leads.core.errors import ClaimBusy, LeadChanged
 from leads.core.messages import Email
 from leads.steps.ports import LeadStore, Mailer
@@ -44,7 +44,7 @@ class SendOnce:
     def send(
         self, lead_id: str, entity: dict[str, Any], mails: list[Due], changes: dict[str, Any], defer: bool = True
     ) -> dict[str, Any]:
-        """Send each mail whose field is not set yet. The claim's write also records ``changes``.
+        """Send each mail still due (``lead_row.mail_due``). The claim's write also records ``changes``.
         ``defer``: leave the lead to another worker's live claim (ClaimBusy). Returns the fields to record.
         A failed send records what did go out, releases the claim and raises."""
         due = self._claim(lead_id, entity, mails, changes, defer)
@@ -65,7 +65,7 @@ class SendOnce:
     ) -> list[Due]:
         """The mails still due, once this worker holds the claim; [] when nothing is due."""
         for _ in range(CLAIM_ATTEMPTS):
-            due = [mail for mail in mails if not entity.get(mail.field)]
+            due = [mail for mail in mails if lead_row.mail_due(entity, mail.field)]
             if not due:
                 return []
             if defer and self._claimed_by_someone_else(entity):
