@@ -1,6 +1,7 @@
 """Azure Functions entry point (Python v2 programming model): wiring only, the work is in `leads/`.
 
-Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the host resolves:
+Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the
+host resolves:
 local.settings.sample.json and infra/ set them.
 """
 
@@ -52,3 +53,11 @@ def reconcile_leads(timer: func.TimerRequest) -> None:
     """Re-enqueue leads stranded in 'received'."""
     grace = timedelta(minutes=runtime.reconcile_settings().grace_minutes)
     reconcile(runtime.lead_table(), runtime.lead_queue(), grace)
+
+
+# A fixed schedule, not a setting: an app that does not follow a table needs nothing new to keep starting cleanly.
+@app.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+def follow_marketplace_table(timer: func.TimerRequest) -> None:
+    """Import new leads from Microsoft's Azure Table destination; nothing while MARKETPLACE_TABLE is empty."""
+    if (follower := runtime.table_follower()) is not None:
+        follower.run()

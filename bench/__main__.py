@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import burst, coldstart, ingest, processing
+from bench import burst, coldstart, importing, ingest, processing
 from bench.report import Section, code_version, machine, now, render
 from bench.stack import ROOT, WORK, LeadFactory, Stack, progress
 
-SECTIONS = ("ingest", "processing", "coldstart", "burst")
+SECTIONS = ("ingest", "processing", "coldstart", "burst", "import")
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class Sizes:
     processed: int
     cold_runs: int
     burst: int
+    imported: int
 
 
-FULL = Sizes(rounds=5, per_round=400, processed=200, cold_runs=15, burst=10_000)
-QUICK = Sizes(rounds=2, per_round=100, processed=50, cold_runs=5, burst=1_000)
+FULL = Sizes(rounds=5, per_round=400, processed=200, cold_runs=15, burst=10_000, imported=10_000)
+QUICK = Sizes(rounds=2, per_round=100, processed=50, cold_runs=5, burst=1_000, imported=1_000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(coldstart.run(sizes.cold_runs))
         if "burst" in only:
             sections.append(burst.run(stack, factory, burst_size, batch_size=args.burst_batch_size))
+        if "import" in only:
+            sections.append(importing.run(stack, factory, sizes.imported))
     elapsed = time.perf_counter() - started
     parameters = (
         f"ingest {sizes.rounds} rounds × {sizes.per_round} leads, processing {sizes.processed} leads, "
-        f"cold start {sizes.cold_runs} runs, burst {burst_size:,} leads"
+        f"cold start {sizes.cold_runs} runs, burst {burst_size:,} leads, import {sizes.imported:,} rows"
         + (f" with batchSize {args.burst_batch_size}" if args.burst_batch_size else "")
     )
     report = render(

@@ -179,6 +179,12 @@ param reconcileGraceMinutes string = '10'
 
 @description('Address the Azure Monitor alerts (lead failed, poison queue, lead stranded, functions failing) are emailed to, by Azure Monitor itself, not by the app\'s mail. Empty: the first NOTIFY_TO address; if that is empty too, the alerts only show in the portal.')
 param operationsEmail string = ''
+@description('MARKETPLACE_TABLE: Microsoft\'s Azure Table destination to follow (Partner Center\'s table name, e.g. MarketplaceLeads); a timer imports its new rows. Empty: not followed (the timer does nothing).')
+param marketplaceTable string = ''
+
+@description('Resource id of the storage account Microsoft\'s Azure Table destination writes to. With MARKETPLACE_TABLE set, the app reads the table with its identity: MARKETPLACE_TABLE_ENDPOINT comes from it, and the identity gets Storage Table Data Reader on that table. Empty: none.')
+param marketplaceStorageAccountId string = ''
+
 
 // --- names -------------------------------------------------------------------------------------------------
 
@@ -265,6 +271,22 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Microsoft's Azure Table destination, read with the app's identity. The id is padded so that its parts can be
+// taken even when it is empty (the module below is then not deployed).
+var marketplaceAccountParts = split('${marketplaceStorageAccountId}////////', '/')
+var marketplaceAccountName = empty(marketplaceStorageAccountId) ? '' : last(split(marketplaceStorageAccountId, '/'))
+var followsMarketplaceTable = !empty(marketplaceTable) && !empty(marketplaceStorageAccountId)
+
+module marketplaceTableReader 'app/marketplace-table-reader.bicep' = if (followsMarketplaceTable) {
+  name: 'marketplace-table-reader'
+  scope: resourceGroup(marketplaceAccountParts[2], marketplaceAccountParts[4])
+  params: {
+    storageAccountName: marketplaceAccountName
+    tableName: marketplaceTable
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
 // The flags as the app compares them (it lower-cases too; this keeps the portal view tidy).
 var dynamicsEnabledFlag = toLower(trim(dynamicsEnabled))
 var smtpStartTlsFlag = toLower(trim(smtpStartTls))
@@ -295,6 +317,8 @@ var leadSettings = {
   RECONCILE_GRACE_MINUTES: reconcileGraceMinutes
   LEAD_ROUTING_FILE: leadRoutingFile
   DYNAMICS_LINK_CONTACTS: toLower(trim(dynamicsLinkContacts))
+  MARKETPLACE_TABLE: marketplaceTable
+  MARKETPLACE_TABLE_ENDPOINT: empty(marketplaceAccountName) ? '' : 'https://${marketplaceAccountName}.table.${environment().suffixes.storage}'
 }
 // azure-identity also reads AZURE_AUTHORITY_HOST, so it is only set when given.
 var authorityHostSetting = empty(azureAuthorityHost) ? {} : {

@@ -8,10 +8,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from leads.core import clock
+from leads.core.export_rows import FIELDS
+from leads.core.imported import parse_time
 from leads.core.lead_row import Status
-from leads.settings import SettingsError, load_storage, local_file
+from leads.settings import (
+    DEFAULT_TABLE,
+    SettingsError,
+    StorageSettings,
+    load_marketplace_table,
+    load_storage,
+    local_file,
+)
 
 
 def load_local_settings(path: Path) -> None:
@@ -75,7 +85,27 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("lead_ids", nargs="*", metavar="LEAD_ID")
     again.add_argument("--failed", action="store_true", help="every failed lead")
     again.add_argument("--held", action="store_true", help="every held lead (after DYNAMICS_ENABLED is turned on)")
+    add_import(sub)
     return parser
+
+
+def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    intake = sub.add_parser(
+        "import",
+        help="bring in leads the endpoint missed: Partner Center's export, or Microsoft's Azure Table destination",
+        description="Reports by default (nothing is stored); --apply stores the new leads and sends them through "
+        "the queue. Leads already here (same lead, or same email, offer, action and day) are left alone.",
+    )
+    intake.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the export (.csv or .xlsx)")
+    intake.add_argument("--from-table", action="store_true", help="read Microsoft's Azure Table destination instead")
+    intake.add_argument("--table", default="", help=f"its table (default: MARKETPLACE_TABLE, else {DEFAULT_TABLE})")
+    intake.add_argument("--apply", action="store_true", help="store the new leads and send them through the queue")
+    intake.add_argument("--no-notify", action="store_true", help="no mail to the contacts for the imported leads")
+    intake.add_argument("--since", help="only leads created on or after this date (YYYY-MM-DD or ISO 8601)")
+    fields = ", ".join(FIELDS)
+    intake.add_argument("--column", action="append", default=[], metavar="HEADER=FIELD",
+                        help=f"read this column as this field (or - to ignore it); fields: {fields}")  # fmt: skip
+    intake.add_argument("--show-contact", action="store_true", help="include names and emails (personal data)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.command == "replay" and not (args.lead_ids or args.failed or args.held):
         cli.error("replay needs lead ids, --failed or --held")
+    if args.command == "import" and (args.file is None) == (not args.from_table):
+        cli.error("import needs a FILE or --from-table (one of them)")
     try:
         load_local_settings(args.settings)
     except SettingsError as exc:
@@ -115,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from leads.ops.common import open_queue, open_table
 
+    if args.command == "import":
+        return run_import(args, storage, out)
     if args.command == "status":
         from leads.ops.status import parse_since, status
 
@@ -132,6 +166,25 @@ def run(args: argparse.Namespace) -> int:
 
     statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]
     return replay(open_table(storage), open_queue(storage), args.lead_ids, statuses, out)
+
+
+def run_import(args: argparse.Namespace, storage: StorageSettings, out: TextIO) -> int:
+    from leads.ops.import_leads import Choices, import_file, import_table
+
+    try:
+        since = parse_time(args.since) if args.since else None
+    except ValueError:
+        print(f"--since {args.since!r}: give a date (YYYY-MM-DD) or an ISO 8601 time", file=sys.stderr)
+        return 2
+    choices = Choices(apply=args.apply, notify=not args.no_notify, since=since, show_contact=args.show_contact)
+    if args.file is not None:
+        return import_file(args.file, args.column, storage, choices, out)
+    try:
+        source = load_marketplace_table(table=args.table, default_table=DEFAULT_TABLE)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return import_table(source, storage, choices, out)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from leads.adapters.lead_table import LeadTable
     from leads.adapters.signin import TokenSource
     from leads.adapters.teams import TeamsWebhook
+    from leads.steps.follow_table import TableFollower
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
     from leads.steps.routing import LeadRouter
@@ -73,6 +74,11 @@ def reconcile_settings() -> settings.ReconcileSettings:
 @_Once
 def routing_settings() -> settings.RoutingSettings:
     return settings.load_routing()
+
+
+@_Once
+def marketplace_table_settings() -> settings.MarketplaceTableSettings:
+    return settings.load_marketplace_table()
 
 
 @_Once
@@ -186,10 +192,22 @@ def telemetry() -> bool:
     return send_to_application_insights(os.environ)
 
 
+@_Once
+def table_follower() -> TableFollower | None:
+    """Following Microsoft's Azure Table destination; None while MARKETPLACE_TABLE is empty (the timer idles)."""
+    source = marketplace_table_settings()
+    if not source.followed:
+        return None
+    from leads.adapters.marketplace_table import MarketplaceTable
+    from leads.steps.follow_table import TableFollower
+
+    return TableFollower(MarketplaceTable(source, storage_settings()), lead_table(), lead_queue(), lead_table())
+
+
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, routing_settings,
-                   lead_table, lead_queue, http_session, mail_session, tokens, dataverse, mailer, router,
-                   processor, teams_session):  # fmt: skip
+                   marketplace_table_settings, lead_table, lead_queue, http_session, mail_session, tokens, dataverse,
+                   mailer, router, processor, table_follower, teams_session):  # fmt: skip
         cached.cache_clear()
     _channels.clear()

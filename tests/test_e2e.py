@@ -47,7 +47,7 @@ def local_host(project_root: Path, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def host(app_env: dict[str, str], project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")  # the timer stays out of the way
+    monkeypatch.setenv("RECONCILE_SCHEDULE", "0 0 0 1 1 *")  # the timers stay out of the way
     with local_host(project_root, tmp_path) as url:
         yield url
 

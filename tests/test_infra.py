@@ -39,6 +39,9 @@ NOT_SET_BY_TEMPLATES: dict[str, str] = {
     "AzureWebJobsStorage": "a connection string needs the account key, and shared keys are disabled on the storage "
     "account; in Azure the host and the app use the identity-based AzureWebJobsStorage__* settings instead (even "
     "an empty AzureWebJobsStorage makes a Flex Consumption host try it). It is for Azurite and local runs.",
+    "MARKETPLACE_TABLE_CONNECTION": "it holds the account key of the publisher's other storage account (a secret); "
+    "in Azure the app reads that table with its identity instead (MARKETPLACE_TABLE_ENDPOINT, from "
+    "marketplaceStorageAccountId, with Storage Table Data Reader granted on the table). It is for the command line.",
     "AzureWebJobsStorage__accountName": "the templates set the explicit https service URIs "
     "(AzureWebJobsStorage__blobServiceUri, __queueServiceUri, __tableServiceUri), which the host and the app "
     "prefer and which also hold outside the public cloud.",
@@ -307,10 +310,21 @@ def test_operator_can_write_key_vault_secrets() -> None:
     assert assignment, "app/rbac.bicep: the operator needs Key Vault Secrets Officer on the vault"
 
 
-def test_reconcile_schedule_is_always_set() -> None:
-    # The timer trigger reads %RECONCILE_SCHEDULE%: an unset or empty setting stops the host indexing it.
-    value = template_settings()["RECONCILE_SCHEDULE"]
-    assert "'0 */5 * * * *'" in value, f"RECONCILE_SCHEDULE needs a fallback for an empty parameter: {value}"
+@pytest.mark.parametrize("name", ["RECONCILE_SCHEDULE"])
+def test_timer_schedules_are_always_set(name: str) -> None:
+    # The reconciliation timer reads %RECONCILE_SCHEDULE%: an unset or empty setting stops the host indexing it.
+    value = template_settings()[name]
+    assert "'0 */5 * * * *'" in value, f"{name} needs a fallback for an empty parameter: {value}"
+
+
+def test_the_marketplace_table_is_readable_by_the_app_only_when_configured() -> None:
+    text = MAIN_BICEP.read_text(encoding="utf-8")
+    module = re.search(r"^module \w+ 'app/marketplace-table-reader\.bicep' = if \((\w+)\)", text, re.M)
+    assert module, "main.bicep: the marketplace table reader module must be conditional"
+    assert f"var {module.group(1)} = !empty(marketplaceTable) && !empty(marketplaceStorageAccountId)" in text
+    reader = (INFRA / "app" / "marketplace-table-reader.bicep").read_text(encoding="utf-8")
+    assert "var storageTableDataReader = '76199698-9eea-4c19-bc75-cec21354c6b6'" in reader
+    assert "scope: table" in reader
 
 
 # --- JSON files and scale ------------------------------------------------------------------------------------

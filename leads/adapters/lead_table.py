@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -16,6 +17,8 @@ from leads.core.lead_row import keys_for
 from leads.settings import StorageSettings
 
 T = TypeVar("T")
+# Rows of our own beside the leads: outside the lead partitions (two hex digits), see lead_row.LEAD_PARTITIONS.
+WATERMARKS = "watermarks"
 
 
 class LeadTable:
@@ -80,6 +83,19 @@ class LeadTable:
             return  # no table yet: no leads
         except AzureError as exc:
             raise StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
+
+    def read_watermark(self, name: str) -> datetime | None:
+        """How far the source ``name`` has been read (steps/follow_table.py); None before the first run."""
+        try:
+            entity = self._call(lambda: self.client.get_entity(WATERMARKS, name))
+        except ResourceNotFoundError:
+            return None
+        value = entity.get("Watermark")
+        return value if isinstance(value, datetime) else None
+
+    def write_watermark(self, name: str, at: datetime) -> None:
+        entity = {"PartitionKey": WATERMARKS, "RowKey": name, "Watermark": at}
+        self._call(lambda: self.client.upsert_entity(entity, mode=UpdateMode.MERGE))
 
     def _call(self, operation: Callable[[], T]) -> T:
         """Run an operation, creating the table if it does not exist yet; transient failures become

@@ -107,3 +107,19 @@ class TeamsUnavailable(TeamsError, TryAgainLater):
 
 class TeamsRefused(TeamsError, RetryCannotHelp):
     """The webhook refused the card: deleted workflow (404), wrong signature (401), a bad card (400)."""
+
+
+# --- importing leads (Partner Center's export, Microsoft's Azure Table destination) ----------------------------
+
+
+class ExportUnreadable(RetryCannotHelp):
+    """The export cannot be read, or its columns cannot be mapped to a lead's fields: the message names the
+    missing fields and the columns found, never a row's content."""
+
+
+class SourceTableUnavailable(TryAgainLater):
+    """Microsoft's Azure Table destination could not be reached, or was busy: the next run reads it again."""
+
+
+class SourceTableRefused(RetryCannotHelp):
+    """The marketplace's table is missing or refused access: a MARKETPLACE_TABLE* setting or a role is wrong."""

@@ -9,12 +9,20 @@ from enum import StrEnum
 from typing import Any
 
 from leads.core import campaign
+from leads.core.matching import MATCH_KEY, match_key
 from leads.core.payload import Lead, cut, parse_lead, utf16_chunks
 
 # A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
 MAX_PROPERTY_UNITS = 32_000
 RAW_PAYLOAD_PROPERTY = "RawPayload"
 MAX_ERROR_CHARS = 1000
+# Lead ids are hex, so every lead's PartitionKey is two hex digits; rows of our own (the watermarks) sort after.
+LEAD_PARTITIONS = "PartitionKey ge @first_partition and PartitionKey le @last_partition"
+LEAD_PARTITION_BOUNDS = {"first_partition": "00", "last_partition": "ff"}
+# Where a lead came from (the Origin column; rows stored before it existed came over HTTPS).
+ORIGIN_ENDPOINT, ORIGIN_IMPORT, ORIGIN_TABLE = "https", "import", "table"
+# Set on leads imported with --no-notify: the contacts are not mailed about them (the failure alert still goes).
+SKIP_NOTIFICATION = "SkipNotification"
 
 
 class Status(StrEnum):
@@ -56,11 +64,24 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "Source": cut(lead.lead_source.source, MAX_PROPERTY_UNITS),
         "Action": cut(lead.action, MAX_PROPERTY_UNITS),
         "OfferId": cut(lead.lead_source.offer_id, MAX_PROPERTY_UNITS),
+        "Origin": ORIGIN_ENDPOINT,
+        MATCH_KEY: match_key(lead.contact.email, lead.offer_title, lead.action, received_at.astimezone(UTC).date()),
         "ReceivedAt": received_at,
         "UpdatedAt": received_at,
     }
     entity.update(campaign.row_columns(lead.description))  # CampaignMktcmpid, CampaignUtmSource…: only those found
     entity.update(raw_payload_properties(lead.raw))
+    return entity
+
+
+def imported_entity(
+    lead: Lead, created_at: datetime, origin: str, now: datetime, notify: bool = True
+) -> dict[str, Any]:
+    """The row for a lead found in Partner Center's export or Microsoft's table: received when the marketplace
+    created it (the export's time), imported now."""
+    entity = new_entity(lead, created_at) | {"Origin": origin, "ImportedAt": now, "UpdatedAt": now}
+    if not notify:
+        entity[SKIP_NOTIFICATION] = True
     return entity
 
 
@@ -106,6 +127,15 @@ def lead_id_from_message(text: str) -> str:
 
 
 # --- status changes ----------------------------------------------------------------------------------
+
+
+def notification_due(entity: dict[str, Any], field: str) -> bool:
+    """Whether the message recorded in ``field`` (NotifiedAt, AlertedAt, TeamsNotifiedAt, TeamsAlertedAt) still
+    has to go out for this lead. An imported lead with SkipNotification tells no channel about itself (the contacts
+    may have seen Partner Center's own mail); a failure alert still goes out."""
+    if field.endswith("NotifiedAt") and entity.get(SKIP_NOTIFICATION):
+        return False
+    return not entity.get(field)
 
 
 def is_finished(entity: dict[str, Any]) -> bool:

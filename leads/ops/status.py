@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from leads.core.lead_row import Status
+from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, Status
 from leads.ops.common import UNFINISHED
 from leads.steps.ports import LeadStore
 
@@ -42,8 +42,8 @@ def status(
     if only:
         conditions.append("Status eq @status")
         parameters["status"] = only
-    query = " and ".join(conditions) or "PartitionKey ge @low"
-    parameters = parameters or {"low": ""}
+    query = " and ".join(conditions) or LEAD_PARTITIONS  # not the rows of our own beside the leads (watermarks)
+    parameters = parameters or dict(LEAD_PARTITION_BOUNDS)
     columns = [*SUMMARY_COLUMNS, "CustomerInfo"] if show_contact else SUMMARY_COLUMNS
     leads = [_summary(entity, show_contact) for entity in table.query(query, parameters, select=columns)]
     leads.sort(key=lambda lead: lead["received"] or "", reverse=True)

@@ -15,6 +15,7 @@ from leads.settings.dynamics import (
     normalise_dynamics_url,
 )
 from leads.settings.mail import DEFAULT_GRAPH_URL, MailSettings, MailTransport, load_mail
+from leads.settings.marketplace_table import DEFAULT_TABLE, MarketplaceTableSettings, load_marketplace_table
 from leads.settings.reader import SettingsError
 from leads.settings.reconcile import ReconcileSettings, load_reconcile
 from leads.settings.routing import RoutingSettings, load_routing
@@ -23,17 +24,20 @@ from leads.settings.storage import StorageSettings, load_storage
 __all__ = [
     "DEFAULT_AUTHORITY_HOST",
     "DEFAULT_GRAPH_URL",
+    "DEFAULT_TABLE",
     "SETTINGS",
     "AuthMode",
     "DynamicsSettings",
     "MailSettings",
     "MailTransport",
+    "MarketplaceTableSettings",
     "ReconcileSettings",
     "RoutingSettings",
     "SettingsError",
     "StorageSettings",
     "load_dynamics",
     "load_mail",
+    "load_marketplace_table",
     "load_reconcile",
     "load_routing",
     "load_storage",

@@ -39,4 +39,10 @@ SETTINGS: dict[str, str] = {
     "Empty: no Teams card.",
     "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
     "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
+    "MARKETPLACE_TABLE": "Microsoft's Azure Table destination to follow (e.g. `MarketplaceLeads`): a timer imports "
+    "its new rows. Empty (default): not followed.",
+    "MARKETPLACE_TABLE_CONNECTION": "Connection string of the storage account holding that table (the one given "
+    "to Partner Center).",
+    "MARKETPLACE_TABLE_ENDPOINT": "Or its table endpoint (`https://<account>.table.core.windows.net`), read with "
+    "the app's identity (Storage Table Data Reader).",
 }

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leads.core import events, lead_row
 from leads.core.errors import StorageUnavailable
@@ -44,17 +45,25 @@ def receive(body: bytes, table: LeadStore, queue: LeadQueue, received_at: dateti
     """
     lead = parse_lead(decode_body(body))
     entity = lead_row.new_entity(lead, received_at)
-    if not table.insert(entity):
+    if not admit(lead.lead_id, entity, table, queue):
         log.info("lead %s received again: duplicate, not stored twice", lead.lead_id)
         return Receipt(lead.lead_id, duplicate=True)
-    try:
-        queue.send(lead_row.queue_message(lead.lead_id))
-    except StorageUnavailable:
-        # The lead is safely stored: the reconciliation timer enqueues leads left in `received`.
-        log.warning("lead %s stored but not enqueued (queue unavailable); reconciliation will enqueue it", lead.lead_id)
     test = " (marketplace test lead)" if lead.is_test else ""
     log.info("lead %s received%s", lead.lead_id, test, extra=events.received(entity))
     return Receipt(lead.lead_id, duplicate=False)
+
+
+def admit(lead_id: str, entity: dict[str, Any], table: LeadStore, queue: LeadQueue) -> bool:
+    """Store a lead's row and enqueue it: False (and nothing done) when the lead is stored already.
+    StorageUnavailable when it could not be stored; a queue that is down is left to reconciliation."""
+    if not table.insert(entity):
+        return False
+    try:
+        queue.send(lead_row.queue_message(lead_id))
+    except StorageUnavailable:
+        # The lead is safely stored: the reconciliation timer enqueues leads left in `received`.
+        log.warning("lead %s stored but not enqueued (queue unavailable); reconciliation will enqueue it", lead_id)
+    return True
 
 
 def answer(

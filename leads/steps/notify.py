@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from leads.core import events
+from leads.core import events, lead_row
 from leads.core.errors import ClaimBusy, LeadChanged, TryAgainLater
 from leads.steps.ports import LeadStore
 
@@ -45,7 +45,7 @@ class SendOnce:
     def send(
         self, lead_id: str, entity: dict[str, Any], dues: list[Due], changes: dict[str, Any], defer: bool = True
     ) -> dict[str, Any]:
-        """Send each message whose field is not set yet. The claim's write also records ``changes``.
+        """Send each message still due (``lead_row.notification_due``). The claim's write also records ``changes``.
         ``defer``: leave the lead to another worker's live claim (ClaimBusy). Returns the fields to record.
         When a message fails, the others are still tried; what went out is recorded, the claim released, and
         the first error raised (one worth retrying before one that is not, so the queue tries again)."""
@@ -76,7 +76,7 @@ class SendOnce:
     ) -> list[Due]:
         """The messages still due, once this worker holds the claim; [] when nothing is due."""
         for _ in range(CLAIM_ATTEMPTS):
-            due = [message for message in dues if not entity.get(message.field)]
+            due = [message for message in dues if lead_row.notification_due(entity, message.field)]
             if not due:
                 return []
             if defer and self._claimed_by_someone_else(entity):

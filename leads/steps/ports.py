@@ -4,6 +4,7 @@ Storage, Dataverse, Graph and SMTP; the unit tests implement them in memory."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Protocol
 
 from leads.core.enrichment import ExistingContact
@@ -27,6 +28,26 @@ class LeadStore(Protocol):
         self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Entities matching an OData filter with ``@name`` parameters, each with its ``_etag``."""
+
+
+class Watermarks(Protocol):
+    """How far a followed source has been read, kept in our own table."""
+
+    def read_watermark(self, name: str) -> datetime | None:
+        """The time recorded under ``name``, or None before the first run."""
+
+    def write_watermark(self, name: str, at: datetime) -> None:
+        """Record ``at`` under ``name``."""
+
+
+class SourceTable(Protocol):
+    """Microsoft's Azure Table destination: the table the marketplace writes leads into."""
+
+    name: str
+
+    def rows(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Its rows, as stored, each with ``Timestamp`` (when the service last wrote it); with ``since``, only
+        rows written after that time. SourceTableUnavailable / SourceTableRefused when it cannot be read."""
 
 
 class LeadQueue(Protocol):

@@ -52,7 +52,8 @@ def test_make_run_serves_a_lead_end_to_end_and_stops_cleanly(project_root: Path,
     log_path = tmp_path / "make-run.log"
     with log_path.open("w") as log:
         make = subprocess.Popen(
-            ["make", "run", f"VENV={project_root / '.venv'}"],
+            # -o: the copy shares node_modules with this checkout; never let make reinstall it (npm ci would empty it).
+            ["make", "-o", "node_modules/.installed", "run", f"VENV={project_root / '.venv'}"],
             cwd=project,
             env=env,
             stdout=log,
