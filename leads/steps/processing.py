@@ -4,6 +4,7 @@ A queue message can arrive more than once, and several workers run at once. What
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
+    DynamicsAt      when that was confirmed, written with DynamicsLeadId (speed to lead: `status`)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
     Status          received → done | held | failed
@@ -110,7 +111,7 @@ class LeadProcessor:
             changes["LastError"] = error
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
             return Status.FAILED, DynamicsState("failed", error=error)
-        changes["DynamicsLeadId"] = dynamics_lead_id
+        changes |= {"DynamicsLeadId": dynamics_lead_id, "DynamicsAt": self.clock()}
         log.info("lead %s %s Dynamics as %s", lead_id, "created in" if created else "already in", dynamics_lead_id)
         return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id))
 
