@@ -4,6 +4,7 @@ action, and the recent leads (status_view.py formats those). Personal data only 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
@@ -102,10 +103,11 @@ def status(
 
 
 def dynamics_record_link() -> RecordLink | None:
-    """Links to the leads in Dynamics when the Dynamics settings load (DYNAMICS_URL); otherwise the table shows
-    each lead's Dynamics id instead."""
+    """Links to the leads in Dynamics when DYNAMICS_URL is set and valid; otherwise the table shows each lead's
+    Dynamics id instead. A link needs only the address: the sign-in settings are not required (as if Dynamics
+    were off), so an operator's machine with DYNAMICS_URL alone gets links."""
     try:
-        dynamics = load_dynamics()
+        dynamics = load_dynamics({**os.environ, "DYNAMICS_ENABLED": "false"})
     except SettingsError:
         return None
     return dynamics.record_link if dynamics.url else None
