@@ -13,8 +13,9 @@ run: setup-base
 test: setup lint
 	$(PY) -m pytest -q
 
+# `make bench ARGS=--full` adds the 10,000-lead burst; `make bench ARGS=--quick` tries things out.
 bench: setup-base
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

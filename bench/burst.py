@@ -80,21 +80,24 @@ class Worker:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
-        while not port_open(self.port):  # the host listens once every function is indexed
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the host exited with {self.process.returncode}; see {self.log_path}")
-            if time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"the host did not listen within 60 s; see {self.log_path}")
-            time.sleep(0.2)
+        try:
+            while not port_open(self.port):  # the host listens once every function is indexed
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the host exited with {self.process.returncode}; see {self.log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the host did not listen within 60 s; see {self.log_path}")
+                time.sleep(0.2)
+        except BaseException as exc:  # Ctrl-C or SIGTERM too: `with` calls __exit__ only once __enter__ returned
+            self.__exit__(type(exc))
+            raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None = None, *exc: object) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)  # graceful: in-flight invocations finish
         try:
-            self.process.wait(timeout=60)
+            self.process.wait(timeout=60 if kind is None else 10)  # interrupted: do not keep the caller waiting
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

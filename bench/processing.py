@@ -5,8 +5,9 @@ the worker does (process_lead.build().get_user_function() with a QueueMessage). 
 worker (new clients, new token cache) on a fresh table and queue:
 
 - timed: storage reached directly, for leads/s;
-- counted: table and queue traffic through a counting proxy (bench.proxy), so every storage request is seen on
-  the wire, SDK retries included. Dataverse, Graph and Entra ID requests come from the stand-ins' own logs.
+- counted: table and queue traffic through a counting proxy (devtools.storage_proxy), so every storage request
+  is seen on the wire, SDK retries included. Dataverse, Graph and Entra ID requests come from the stand-ins'
+  own logs.
 
 Processing is sequential, so each request is attributed to a lead by time: everything logged between the call
 and the return of that lead's invocation.
@@ -28,9 +29,9 @@ from azure.functions.queue import QueueMessage
 
 import function_app
 from bench.ingest import FUNCTION_URL, JSON_HEADERS, BenchError
-from bench.proxy import CountingProxy, StorageCall
 from bench.report import Section, Target, median, ms, percentile, plural, table
 from bench.stack import WORK, BenchLead, LeadFactory, Stack, progress
+from devtools.storage_proxy import CountingProxy, StorageCall
 from leads import runtime
 from leads.core import lead_row
 from leads.core.payload import parse_lead
@@ -318,10 +319,10 @@ def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
         "session and token cache) on a fresh table and queue, with the Dataverse and Graph stand-ins (which answer "
         "at once: leads/s is the app's and storage's cost, not the services' latency). "
         "The *timed* pass reaches Azurite directly. The *counted* pass sends table and queue traffic through a "
-        "small counting reverse proxy (bench/proxy.py), so storage requests are counted on the wire, as Azurite "
-        "receives them, retries included (Azurite itself is started `--silent`, and leads/ is left untouched); "
-        "Dataverse, Graph and token requests come from the stand-ins' logs. Requests are attributed to a lead "
-        "by time (processing is sequential). Per-lead figures are means, with min–max when leads differ.",
+        "small counting reverse proxy (devtools/storage_proxy.py), so storage requests are counted on the wire, "
+        "as Azurite receives them, retries included (Azurite itself is started `--silent`, and leads/ is left "
+        "untouched); Dataverse, Graph and token requests come from the stand-ins' logs. Requests are attributed "
+        "to a lead by time (processing is sequential). Per-lead figures are means, with min–max when leads differ.",
         [
             table(["", "Timed (direct)", "Counted (proxy)"], rows),
             "Storage requests per lead, by phase (counted pass; the table and queue were created beforehand, as "

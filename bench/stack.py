@@ -25,7 +25,8 @@ from leads.core.payload import parse_lead
 from tests.leadsamples import marketplace_lead
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / ".work"  # git-ignored: Azurite's data, stand-in state, host logs
+# git-ignored: Azurite's data, stand-in state, host logs (BENCH_WORK moves it, e.g. for a test of the bench itself)
+WORK = Path(os.environ.get("BENCH_WORK") or ROOT / "bench" / ".work")
 NEVER = "0 0 0 1 1 *"  # the reconciliation timer: midnight on 1 January only, i.e. not during a run
 NOTIFY_TO = "sales@contoso.example; ceo@contoso.example"
 
@@ -79,6 +80,8 @@ class Stack:
     def running(cls, work: Path) -> Iterator[Stack]:
         azurite = Azurite(work / "azurite").start()
         try:
+            pid = azurite.process.pid if azurite.process else "?"
+            progress(f"Azurite (pid {pid}) on ports {azurite.table_port} (table), {azurite.queue_port} (queue)")
             # user_realm=None: no listener on port 443 (only the username/password sign-in needs it).
             with start_all(work / "standins", ports=Ports(user_realm=None)) as standins:
                 yield cls(azurite, standins)

@@ -68,15 +68,20 @@ class Azurite:
         self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
-        while not all(port_open(port) for port in (self.blob_port, self.queue_port, self.table_port)):
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"Azurite exited with {self.process.returncode}; see {self.data_dir / 'azurite.log'}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"Azurite did not start within {timeout:.0f}s; see {self.data_dir / 'azurite.log'}")
-            time.sleep(0.1)
+        try:
+            while not all(port_open(port) for port in (self.blob_port, self.queue_port, self.table_port)):
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"Azurite exited with {self.process.returncode}; see {self.data_dir / 'azurite.log'}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Azurite did not start within {timeout:.0f}s; see {self.data_dir / 'azurite.log'}"
+                    )
+                time.sleep(0.1)
+        except BaseException:  # Ctrl-C or SIGTERM while starting, too: the caller has nothing to stop yet
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

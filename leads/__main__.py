@@ -74,7 +74,11 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("--code", help="function key (the ?code= of the endpoint URL)")
     test.add_argument("--wait", type=float, default=60, help="seconds to follow the lead (default: %(default)s)")
 
-    show = sub.add_parser("status", help="counts per status, the oldest unfinished lead, recent failures")
+    show = sub.add_parser(
+        "status",
+        help="counts per status, the oldest unfinished lead, recent failures, speed to lead (p50/p95/max), "
+        "leads per offer and action, and the recent leads with their Dynamics links",
+    )
     show.add_argument("--since", help="only leads received since: 30m, 12h, 7d or an ISO date")
     show.add_argument("--status", choices=[status.value for status in Status], help="list leads in this status")
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -150,18 +154,12 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "import":
         return run_import(args, storage, out)
     if args.command == "status":
-        from leads.ops.status import parse_since, status
+        from leads.ops.status import dynamics_record_link, parse_since, status
 
         since = parse_since(args.since, clock.now()) if args.since else None
-        return status(
-            open_table(storage),
-            out,
-            since=since,
-            only=args.status,
-            as_json=args.json,
-            show_contact=args.show_contact,
-            limit=args.limit,
-        )
+        return status(open_table(storage), out, since=since, only=args.status, as_json=args.json,
+                      show_contact=args.show_contact, limit=args.limit,
+                      record_link=dynamics_record_link())  # fmt: skip
     from leads.ops.replay import replay
 
     statuses = [status for flag, status in ((args.failed, "failed"), (args.held, "held")) if flag]

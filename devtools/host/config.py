@@ -15,7 +15,7 @@ from leads.settings import SettingsError, local_file
 LOGGER_NAME = "devtools.host"  # one logger for the whole host: the tests and `--verbose` filter on it
 DEFAULT_PORT = 7071  # func start's default
 LOCK_TIMEOUT = 600.0  # the Queues extension receives with a 10-minute visibility timeout, renewed at half-life
-MIN_POLLING_INTERVAL = 0.1
+MIN_POLLING_INTERVAL = 0.1  # the Queues extension's QueuePollingIntervals.Minimum (its back-off: backoff.py)
 LOCAL_MAX_POLLING_INTERVAL = 2.0  # func start ("Development") replaces the 1-minute default with 2 s
 
 

@@ -14,6 +14,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import LinearRetry, QueueClient, QueueMessage
 
+from devtools.host.backoff import PollingBackoff
 from devtools.host.config import LOGGER_NAME, MIN_POLLING_INTERVAL, HostError, QueueOptions
 from devtools.host.functions import Function, Invoker
 
@@ -73,14 +74,17 @@ class QueueListener:
             self.client.create_queue(**options)
 
     def _poll(self) -> None:
-        stopping, delay, outage = self.local.stopping, MIN_POLLING_INTERVAL, False
+        # As the extension's listener: poll again at once while messages come; after an empty poll (or while storage
+        # is unreachable) wait as its randomized exponential back-off says, up to maxPollingInterval (backoff.py).
+        stopping, outage, found = self.local.stopping, False, False
+        backoff = PollingBackoff(MIN_POLLING_INTERVAL, self.options.max_polling_interval)
         while not stopping.is_set():
             batch, outage = self._receive(outage)
-            if not batch:  # back off while the queue is empty or unreachable, up to maxPollingInterval
-                stopping.wait(delay)
-                delay = min(delay * 2, self.options.max_polling_interval)
+            if not batch:
+                stopping.wait(backoff.next_delay(found))
+                found = False
                 continue
-            delay = MIN_POLLING_INTERVAL
+            found = True
             for message in batch:
                 with self._changed:
                     self._in_flight += 1

@@ -1,15 +1,24 @@
-"""`status`: counts per status, the oldest unfinished lead, recent failures. Personal data only when asked."""
+"""`status`: counts per status, the oldest unfinished lead, recent failures, speed to lead, leads per offer and
+action, and the recent leads (status_view.py formats those). Personal data only when asked."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, Status
+from leads.core.speed import NOTIFICATION_FIELDS, timings
+from leads.ops import status_view
 from leads.ops.common import UNFINISHED
+from leads.settings import SettingsError, load_dynamics
 from leads.steps.ports import LeadStore
+
+RecordLink = Callable[[str], str]
 
 SUMMARY_COLUMNS = [
     "RowKey",
@@ -19,9 +28,11 @@ SUMMARY_COLUMNS = [
     "LastError",
     "IsTest",
     "OfferTitle",
+    "OfferId",
     "Action",
     "DynamicsLeadId",
-    "NotifiedAt",
+    "DynamicsAt",
+    *NOTIFICATION_FIELDS,
 ]
 
 
@@ -33,7 +44,9 @@ def status(
     as_json: bool = False,
     show_contact: bool = False,
     limit: int = 20,
+    record_link: RecordLink | None = None,
 ) -> int:
+    """``record_link``: a lead's address in Dynamics from its Dynamics id (dynamics_record_link())."""
     conditions: list[str] = []
     parameters: dict[str, Any] = {}
     if since is not None:
@@ -45,12 +58,13 @@ def status(
     query = " and ".join(conditions) or LEAD_PARTITIONS  # not the rows of our own beside the leads (watermarks)
     parameters = parameters or dict(LEAD_PARTITION_BOUNDS)
     columns = [*SUMMARY_COLUMNS, "CustomerInfo"] if show_contact else SUMMARY_COLUMNS
-    leads = [_summary(entity, show_contact) for entity in table.query(query, parameters, select=columns)]
+    leads = [_summary(entity, show_contact, record_link) for entity in table.query(query, parameters, select=columns)]
     leads.sort(key=lambda lead: lead["received"] or "", reverse=True)
     counts = Counter(lead["status"] for lead in leads)
     unfinished = [lead for lead in leads if lead["status"] in UNFINISHED]
     oldest = min(unfinished, key=lambda lead: lead["received"] or "") if unfinished else None
     failures = [lead for lead in leads if lead["status"] == Status.FAILED][:limit]
+    speeds, groups = status_view.speeds(leads), status_view.per_offer_and_action(leads)
     if as_json:
         json.dump(
             {
@@ -59,6 +73,9 @@ def status(
                 "oldest_unfinished": oldest,
                 "failures": failures,
                 "leads": leads[:limit] if only else [],
+                "speed": {name: asdict(found) if found else None for name, found in speeds.items()},
+                "per_offer_action": groups,
+                "recent": leads[:limit],
             },
             out,
             indent=2,
@@ -77,10 +94,28 @@ def status(
         print(f"{only} leads (newest first):", file=out)
         for lead in leads[:limit]:
             print(_line(lead), file=out)
+    lines = status_view.speed_lines(speeds) + status_view.offer_lines(groups)
+    if not only:  # with --status, the list above is the recent leads
+        lines += status_view.recent_lines(leads[:limit], show_contact)
+    for line in lines:
+        print(line, file=out)
     return 0
 
 
-def _summary(entity: dict[str, Any], show_contact: bool) -> dict[str, Any]:
+def dynamics_record_link() -> RecordLink | None:
+    """Links to the leads in Dynamics when DYNAMICS_URL is set and valid; otherwise the table shows each lead's
+    Dynamics id instead. A link needs only the address: the sign-in settings are not required (as if Dynamics
+    were off), so an operator's machine with DYNAMICS_URL alone gets links."""
+    try:
+        dynamics = load_dynamics({**os.environ, "DYNAMICS_ENABLED": "false"})
+    except SettingsError:
+        return None
+    return dynamics.record_link if dynamics.url else None
+
+
+def _summary(entity: dict[str, Any], show_contact: bool, record_link: RecordLink | None) -> dict[str, Any]:
+    spent = timings(entity)
+    dynamics_lead_id = entity.get("DynamicsLeadId") or None
     summary = {
         "id": entity["RowKey"],
         "status": entity.get("Status"),
@@ -89,9 +124,15 @@ def _summary(entity: dict[str, Any], show_contact: bool) -> dict[str, Any]:
         "test": bool(entity.get("IsTest")),
         "offer": entity.get("OfferTitle"),
         "action": entity.get("Action"),
-        "dynamics_lead_id": entity.get("DynamicsLeadId") or None,
+        "dynamics_lead_id": dynamics_lead_id,
         "notified": _iso(entity.get("NotifiedAt")),
         "error": entity.get("LastError") or None,
+        # Added for speed to lead (the keys above are a public contract: add, never rename).
+        "offer_id": entity.get("OfferId"),
+        "dynamics_at": _iso(entity.get("DynamicsAt")),
+        "seconds_to_dynamics": spent.to_dynamics,
+        "seconds_to_notified": spent.to_notified,
+        "dynamics_link": record_link(dynamics_lead_id) if record_link and dynamics_lead_id else None,
     }
     if show_contact:
         summary["contact"] = json.loads(entity.get("CustomerInfo") or "{}")

@@ -4,6 +4,7 @@ A queue message can arrive more than once, and several workers run at once. What
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
 
     DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
+    DynamicsAt      when that was confirmed, written with DynamicsLeadId (speed to lead: `status`)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
     TeamsNotifiedAt, TeamsAlertedAt   the same for the Teams channel (same claim; each channel on its own)
@@ -121,7 +122,7 @@ class LeadProcessor:
             changes["LastError"] = error
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
             return Status.FAILED, DynamicsState("failed", error=error)
-        changes["DynamicsLeadId"] = dynamics_lead_id
+        changes |= {"DynamicsLeadId": dynamics_lead_id, "DynamicsAt": self.clock()}
         notes = tuple(_without_personal_data(note, lead) for note in notes)
         if notes:
             changes[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail

@@ -10,7 +10,14 @@ import pytest
 
 from leads.core import lead_row
 from leads.core.clock import now
-from leads.core.errors import ClaimBusy, DataverseRejected, DataverseUnavailable, LeadChanged, MailRefused
+from leads.core.errors import (
+    ClaimBusy,
+    DataverseRejected,
+    DataverseUnavailable,
+    LeadChanged,
+    MailRefused,
+    MailUnavailable,
+)
 from leads.core.payload import parse_lead
 from leads.settings import load_dynamics
 from leads.steps.notify import CLAIM, CLAIM_TIMEOUT
@@ -76,6 +83,22 @@ def test_a_lead_goes_to_dynamics_then_mail_then_done(world: Any) -> None:
     assert done["Status"] == "done" and done["DynamicsLeadId"] and done["NotifiedAt"] and not done[CLAIM]
     assert world[1].calls == 1 and len(world[2].sent) == 1
     assert world[0].writes == 3  # insert, the claim (with DynamicsLeadId), the final state
+
+
+def test_the_dynamics_time_is_written_with_the_dynamics_id_and_kept_on_redelivery(world: Any) -> None:
+    _, _, mailer, clock = world
+    lead_id = stored(world)
+    in_dynamics = clock.moment
+    mailer.fail = MailUnavailable("Graph: 503")
+    with pytest.raises(MailUnavailable):
+        processor(world).process(lead_id)
+    first = row(world, lead_id)
+    assert first["DynamicsLeadId"] and first["DynamicsAt"] == in_dynamics and "NotifiedAt" not in first
+    clock.moment += timedelta(seconds=30)
+    mailer.fail = None
+    processor(world).process(lead_id)
+    done = row(world, lead_id)
+    assert (done["DynamicsAt"], done["NotifiedAt"]) == (in_dynamics, clock.moment)  # speed to lead: 0 s and 30 s
 
 
 def test_a_redelivered_message_changes_nothing(world: Any) -> None:

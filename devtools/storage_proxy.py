@@ -1,9 +1,10 @@
 """A counting HTTP/1.1 reverse proxy in front of one Azurite port, so storage operations are counted on the wire.
 
-Why a proxy: the app's table and queue clients are created inside ``leads/`` (which the benchmark must not
-change), Azurite is started ``--silent`` by devtools.azurite, and a monkeypatched SDK would count what the SDK
-*means* to send rather than what reaches storage. A proxy sees every request, SDK retries included, from any
-process, and needs nothing from the app but a connection string whose endpoints point at it.
+Used by the benchmark (bench/processing.py) and by the development host's polling tests. Why a proxy: the app's
+table and queue clients are created inside ``leads/`` (which the benchmark must not change), Azurite is started
+``--silent`` by devtools.azurite, and a monkeypatched SDK would count what the SDK *means* to send rather than
+what reaches storage. A proxy sees every request, SDK retries included, from any process, and needs nothing from
+the app but a connection string whose endpoints point at it.
 
 It is deliberately minimal: loopback only, one upstream connection per client connection, requests and
 responses relayed byte for byte (Content-Length or chunked bodies, keep-alive). Each exchange is logged as a
