@@ -72,6 +72,46 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
         time.sleep(0.1)
 
 
+def start_azurite() -> Azurite | None:
+    """Azurite on 10000-10002, or None when a storage emulator already listens there (it is used as it is)."""
+    if all(port_open(port) for port in DEFAULT_PORTS):
+        print("Azurite (or another storage emulator) is already running on 10000-10002: using it")
+        return None
+    azurite = Azurite(LOCAL / "azurite", ports=DEFAULT_PORTS).start()
+    print(f"Azurite started (data in {azurite.data_dir.relative_to(ROOT)})")
+    return azurite
+
+
+def start_local_services(started: list[subprocess.Popen[bytes]]) -> dict[str, str]:
+    """The stand-ins, unless local.settings.json holds real credentials; their settings ({} without them)."""
+    if not uses_standins():
+        print("local.settings.json has your own settings: talking to the real Dynamics 365 and mail service")
+        return {}
+    standins, standin_values = start_standins()
+    started.append(standins)
+    write_standin_settings(standin_values)
+    print(
+        "local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
+        " put real credentials in it to use your Dynamics 365 instead)"
+    )
+    return standin_values
+
+
+def stop(started: list[subprocess.Popen[bytes]], azurite: Azurite | None) -> None:
+    """Stop what `make run` started, newest first: SIGINT, then a kill after 15 s."""
+    for process in reversed(started):
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in reversed(started):
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if azurite is not None:
+        azurite.stop()
+    print("stopped everything `make run` started")
+
+
 def main() -> int:
     if port_open(APP_PORT):
         raise SystemExit(f"port {APP_PORT} is in use: is the app already running (another `make run`, `func start`)?")
@@ -85,22 +125,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        if all(port_open(port) for port in DEFAULT_PORTS):
-            print("Azurite (or another storage emulator) is already running on 10000-10002: using it")
-        else:
-            azurite = Azurite(LOCAL / "azurite", ports=DEFAULT_PORTS).start()
-            print(f"Azurite started (data in {azurite.data_dir.relative_to(ROOT)})")
-        standin_values: dict[str, str] = {}
-        if uses_standins():
-            standins, standin_values = start_standins()
-            started.append(standins)
-            write_standin_settings(standin_values)
-            print(
-                "local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
-                " put real credentials in it to use your Dynamics 365 instead)"
-            )
-        else:
-            print("local.settings.json has your own settings: talking to the real Dynamics 365 and mail service")
+        azurite = start_azurite()
+        standin_values = start_local_services(started)
         # The environment wins over local.settings.json (as with func start): give the host the stand-ins'
         # values explicitly, so e.g. a machine-wide REQUESTS_CA_BUNDLE does not hide the stand-ins' test CA.
         env = os.environ | {name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")}
@@ -115,17 +141,7 @@ def main() -> int:
     except SettingsError as exc:  # an unreadable local.settings.json: say which file and value, not a traceback
         raise SystemExit(f"error: {exc}") from None
     finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in reversed(started):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if azurite is not None:
-            azurite.stop()
-        print("stopped everything `make run` started")
+        stop(started, azurite)
     return 0
 
 

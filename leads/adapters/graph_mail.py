@@ -23,7 +23,8 @@ from leads.adapters.signin import TokenSource
 from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
 from leads.core.addresses import without_addresses
 from leads.core.errors import MailError, MailRefused, MailUnavailable, SignInError
-from leads.core.messages import Email, header_text, mime_message
+from leads.core.messages import Email, mime_message
+from leads.core.wording import header_text
 from leads.settings import MailSettings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import ssl
 
 from leads.core.addresses import without_addresses
 from leads.core.errors import MailError, MailRefused, MailUnavailable
-from leads.core.messages import Email, header_text, mime_message
+from leads.core.messages import Email, mime_message
+from leads.core.wording import header_text
 from leads.settings import MailSettings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,6 @@ Every lead value comes from whoever filled in the marketplace form, so it is tre
 from __future__ import annotations
 
 import html
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,20 +21,12 @@ from urllib.parse import quote, urlsplit
 from leads.core import campaign
 from leads.core.addresses import is_email_address
 from leads.core.payload import Lead
+from leads.core.wording import MAX_HEADER_CHARS, cap, explain_action, header_text, multi_line, one_line, utc_text
 
-MAX_SUBJECT_CHARS = 250
+MAX_SUBJECT_CHARS = MAX_HEADER_CHARS
 NOT_PROVIDED = "not provided"
-# What the marketplace's action codes mean (shared/REFERENCE.md §1.2); keys are lower-case.
-ACTIONS = {
-    "ins": "Install: the customer acquired the offer in Azure Marketplace or AppSource",
-    "plt": "Partner-led trial: the customer pressed Contact me",
-    "dnc": "Do not contact: a heads-up for a cross-listed offer; the customer did not ask to be contacted",
-    "create": "Create: the customer purchased the offer into their account in the Azure portal",
-    "starttestdrive": "Test drive: the customer started a test drive",
-}
 _SUBJECT_PART_CHARS = {"offer": 100, "company": 80, "action": 30}  # with "[Test] " and the rest: < 250
 _MAX_ERROR_CHARS = 2000
-_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -66,35 +56,6 @@ class _Row:
 
 def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState) -> Email:
     """The email telling the sales contacts about a new lead."""
-    contact = lead.contact
-    name = one_line(f"{contact.first_name} {contact.last_name}")
-    offer = one_line(lead.offer_title)
-    offer_id = one_line(lead.lead_source.offer_id)
-    action = one_line(lead.action)
-
-    subject_parts = [_cap(offer or offer_id or "unnamed offer", _SUBJECT_PART_CHARS["offer"])]
-    if company := one_line(contact.company):
-        subject_parts.append(f" — {_cap(company, _SUBJECT_PART_CHARS['company'])}")
-    if action:
-        subject_parts.append(f" ({_cap(action, _SUBJECT_PART_CHARS['action'])})")
-    subject = header_text(("[Test] " if lead.is_test else "") + "New marketplace lead: " + "".join(subject_parts))
-
-    rows = [
-        _Row("Name", name),
-        _Row("Title", one_line(contact.title)),
-        _Row("Company", one_line(contact.company)),
-        _Row("Email", one_line(contact.email), "email"),
-        _Row("Phone", one_line(contact.phone)),
-        _Row("Country", one_line(contact.country)),
-        _Row("Offer", f"{offer} ({offer_id})" if offer and offer_id else offer or offer_id),
-        _Row("Lead source", one_line(lead.lead_source.raw)),
-        _Row("Action", explain_action(action)),
-        _Row("Description", multi_line(lead.description), "multiline"),
-        _Row("Received", utc_text(received_at)),
-        _Row("Lead id", one_line(lead.lead_id)),
-    ]
-    if parameters := campaign.parameters(lead.description):
-        rows.insert(-2, _Row("Campaign", one_line(campaign.summary(parameters))))
     intro = "A customer left a lead for your offer in the Microsoft commercial marketplace."
     if lead.is_test:
         intro = (
@@ -102,18 +63,8 @@ def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState
             "or the offer is published. No customer is waiting."
         )
     dynamics_text, dynamics_html = _dynamics_part(dynamics)
-
-    text = "\n".join(
-        [
-            intro,
-            "",
-            *(_text_row(row) for row in rows),
-            "",
-            dynamics_text,
-            "",
-            _FOOTER,
-        ]
-    )
+    rows = _rows(lead, received_at)
+    text = "\n".join([intro, "", *(_text_row(row) for row in rows), "", dynamics_text, "", _FOOTER])
     html_rows = "\n".join(_html_row(row) for row in rows)
     body_html = (
         _HTML_HEAD
@@ -123,7 +74,40 @@ def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState
         + f'<p style="color:#666666;font-size:small">{_e(_FOOTER)}</p>\n'
         + _HTML_TAIL
     )
-    return Email(subject=subject, text=text, html=body_html)
+    return Email(subject=_subject(lead), text=text, html=body_html)
+
+
+def _subject(lead: Lead) -> str:
+    """``[Test] New marketplace lead: <offer> — <company> (<action>)``, each part capped, on one line."""
+    offer = one_line(lead.offer_title) or one_line(lead.lead_source.offer_id) or "unnamed offer"
+    parts = [cap(offer, _SUBJECT_PART_CHARS["offer"])]
+    if company := one_line(lead.contact.company):
+        parts.append(f" — {cap(company, _SUBJECT_PART_CHARS['company'])}")
+    if action := one_line(lead.action):
+        parts.append(f" ({cap(action, _SUBJECT_PART_CHARS['action'])})")
+    return header_text(("[Test] " if lead.is_test else "") + "New marketplace lead: " + "".join(parts))
+
+
+def _rows(lead: Lead, received_at: datetime) -> list[_Row]:
+    contact = lead.contact
+    offer, offer_id = one_line(lead.offer_title), one_line(lead.lead_source.offer_id)
+    rows = [
+        _Row("Name", one_line(f"{contact.first_name} {contact.last_name}")),
+        _Row("Title", one_line(contact.title)),
+        _Row("Company", one_line(contact.company)),
+        _Row("Email", one_line(contact.email), "email"),
+        _Row("Phone", one_line(contact.phone)),
+        _Row("Country", one_line(contact.country)),
+        _Row("Offer", f"{offer} ({offer_id})" if offer and offer_id else offer or offer_id),
+        _Row("Lead source", one_line(lead.lead_source.raw)),
+        _Row("Action", explain_action(one_line(lead.action))),
+        _Row("Description", multi_line(lead.description), "multiline"),
+        _Row("Received", utc_text(received_at)),
+        _Row("Lead id", one_line(lead.lead_id)),
+    ]
+    if parameters := campaign.parameters(lead.description):
+        rows.insert(-2, _Row("Campaign", one_line(campaign.summary(parameters))))
+    return rows
 
 
 def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, received_at: datetime | None) -> Email:
@@ -132,14 +116,14 @@ def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, rec
     subject = header_text(
         ("[Test] " if is_test else "")
         + "[Action needed] Marketplace lead could not be delivered: "
-        + _cap(offer, _SUBJECT_PART_CHARS["offer"])
+        + cap(offer, _SUBJECT_PART_CHARS["offer"])
     )
     rows = [
         _Row("Lead id", one_line(lead_id)),
         _Row("Offer", offer),
         _Row("Test lead", "yes" if is_test else "no"),
         _Row("Received", utc_text(received_at) if received_at else "unknown"),
-        _Row("Error", multi_line(_cap(error, _MAX_ERROR_CHARS)), "multiline"),
+        _Row("Error", multi_line(cap(error, _MAX_ERROR_CHARS)), "multiline"),
     ]
     steps = [
         "Run `python -m leads status` to see the failed leads and their errors.",
@@ -175,27 +159,6 @@ def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, rec
     return Email(subject=subject, text=text, html=body_html)
 
 
-def explain_action(action: str) -> str:
-    """``INS`` → ``INS — Install: …``; unknown codes are shown as they came."""
-    meaning = ACTIONS.get(action.lower())
-    return f"{action} — {meaning}" if meaning else action
-
-
-# --- cleaning lead values ------------------------------------------------------------------------
-
-
-def one_line(value: str) -> str:
-    """A value for one line: line breaks, tabs and other control characters become single spaces."""
-    return _WHITESPACE.sub(" ", "".join(_visible(char, keep_newlines=False) for char in value)).strip()
-
-
-def multi_line(value: str) -> str:
-    """A value that may span lines (the description): line breaks kept, other control characters dropped."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    lines = ("".join(_visible(char, keep_newlines=True) for char in line) for line in value.split("\n"))
-    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in lines).strip()
-
-
 def mime_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """The message as both transports send it: plain text with an HTML alternative, every contact in To."""
     message = EmailMessage()
@@ -211,28 +174,6 @@ def mime_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailM
     return message
 
 
-def header_text(value: str) -> str:
-    """A safe mail header value: one line, no control characters, at most MAX_SUBJECT_CHARS characters."""
-    return _cap(one_line(value), MAX_SUBJECT_CHARS)
-
-
-def _visible(char: str, keep_newlines: bool) -> str:
-    if char == "\n":
-        return char if keep_newlines else " "
-    category = unicodedata.category(char)
-    if category in ("Cc", "Zl", "Zp") or char.isspace():
-        return " "  # NUL, ESC, CR, NEL, U+2028…: Python's email package treats several as line breaks
-    if category == "Cs":
-        return "\ufffd"  # a lone surrogate (JSON allows "\ud800") cannot be encoded as UTF-8 at all
-    if category in ("Cf", "Co"):
-        return ""  # invisible format characters, e.g. right-to-left overrides that disguise text
-    return char
-
-
-def _cap(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
-
-
 # --- rendering -----------------------------------------------------------------------------------
 
 _FOOTER = "Sent by marketplace-leads. Reply to the customer directly, not to this message."
@@ -245,12 +186,6 @@ _HTML_TAIL = "</body></html>\n"
 
 def _e(value: str) -> str:
     return html.escape(value, quote=True)
-
-
-def utc_text(moment: datetime) -> str:
-    # A naive time is taken as UTC: the app records every time in UTC.
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _text_row(row: _Row) -> str:
@@ -302,7 +237,7 @@ def _dynamics_outcome(dynamics: DynamicsState) -> tuple[str, str]:
             "`python -m leads replay --held` sends the held leads there."
         )
         return text, _e(text)
-    error = multi_line(_cap(dynamics.error, _MAX_ERROR_CHARS)) or "no error details"
+    error = multi_line(cap(dynamics.error, _MAX_ERROR_CHARS)) or "no error details"
     text = (
         "Dynamics 365: the lead could NOT be written to Dynamics 365, so it is not there. "
         "Follow it up from this email so the customer is not missed. The lead is stored in the leads table."

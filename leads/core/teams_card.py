@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from leads.core.messages import DynamicsState, explain_action, multi_line, one_line, utc_text
+from leads.core.messages import DynamicsState
 from leads.core.payload import Lead
+from leads.core.wording import explain_action, multi_line, one_line, utc_text
 
 CARD_VERSION = "1.2"  # what the Workflows "post card" action renders everywhere Teams runs (REFERENCE §8.3)
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"

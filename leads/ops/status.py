@@ -47,6 +47,45 @@ def status(
     record_link: RecordLink | None = None,
 ) -> int:
     """``record_link``: a lead's address in Dynamics from its Dynamics id (dynamics_record_link())."""
+    leads = _leads(table, since, only, show_contact, record_link)
+    counts = Counter(lead["status"] for lead in leads)
+    unfinished = [lead for lead in leads if lead["status"] in UNFINISHED]
+    oldest = min(unfinished, key=lambda lead: lead["received"] or "") if unfinished else None
+    failures = [lead for lead in leads if lead["status"] == Status.FAILED][:limit]
+    speeds, groups = status_view.speeds(leads), status_view.per_offer_and_action(leads)
+    if as_json:
+        document = {
+            "counts": dict(counts),
+            "total": len(leads),
+            "oldest_unfinished": oldest,
+            "failures": failures,
+            "leads": leads[:limit] if only else [],
+            "speed": {name: asdict(found) if found else None for name, found in speeds.items()},
+            "per_offer_action": groups,
+            "recent": leads[:limit],
+        }
+        json.dump(document, out, indent=2, default=str)
+        print(file=out)
+        return 0
+    lines = [f"{len(leads)} lead(s)" + "".join(f" · {name} {count}" for name, count in sorted(counts.items()))]
+    if oldest:
+        lines.append(f"oldest unfinished: {oldest['id']} ({oldest['status']}, received {oldest['received']})")
+    if failures:
+        lines += ["recent failures:", *(f"  {lead['id']}  {lead['received']}  {lead['error']}" for lead in failures)]
+    if only:
+        lines += [f"{only} leads (newest first):", *(_line(lead) for lead in leads[:limit])]
+    lines += status_view.speed_lines(speeds) + status_view.offer_lines(groups)
+    if not only:  # with --status, the list above is the recent leads
+        lines += status_view.recent_lines(leads[:limit], show_contact)
+    for line in lines:
+        print(line, file=out)
+    return 0
+
+
+def _leads(
+    table: LeadStore, since: datetime | None, only: str | None, show_contact: bool, record_link: RecordLink | None
+) -> list[dict[str, Any]]:
+    """The leads in the window (and status), newest first, as summaries."""
     conditions: list[str] = []
     parameters: dict[str, Any] = {}
     if since is not None:
@@ -60,46 +99,7 @@ def status(
     columns = [*SUMMARY_COLUMNS, "CustomerInfo"] if show_contact else SUMMARY_COLUMNS
     leads = [_summary(entity, show_contact, record_link) for entity in table.query(query, parameters, select=columns)]
     leads.sort(key=lambda lead: lead["received"] or "", reverse=True)
-    counts = Counter(lead["status"] for lead in leads)
-    unfinished = [lead for lead in leads if lead["status"] in UNFINISHED]
-    oldest = min(unfinished, key=lambda lead: lead["received"] or "") if unfinished else None
-    failures = [lead for lead in leads if lead["status"] == Status.FAILED][:limit]
-    speeds, groups = status_view.speeds(leads), status_view.per_offer_and_action(leads)
-    if as_json:
-        json.dump(
-            {
-                "counts": dict(counts),
-                "total": len(leads),
-                "oldest_unfinished": oldest,
-                "failures": failures,
-                "leads": leads[:limit] if only else [],
-                "speed": {name: asdict(found) if found else None for name, found in speeds.items()},
-                "per_offer_action": groups,
-                "recent": leads[:limit],
-            },
-            out,
-            indent=2,
-            default=str,
-        )
-        print(file=out)
-        return 0
-    print(f"{len(leads)} lead(s)" + "".join(f" · {name} {count}" for name, count in sorted(counts.items())), file=out)
-    if oldest:
-        print(f"oldest unfinished: {oldest['id']} ({oldest['status']}, received {oldest['received']})", file=out)
-    if failures:
-        print("recent failures:", file=out)
-        for lead in failures:
-            print(f"  {lead['id']}  {lead['received']}  {lead['error']}", file=out)
-    if only:
-        print(f"{only} leads (newest first):", file=out)
-        for lead in leads[:limit]:
-            print(_line(lead), file=out)
-    lines = status_view.speed_lines(speeds) + status_view.offer_lines(groups)
-    if not only:  # with --status, the list above is the recent leads
-        lines += status_view.recent_lines(leads[:limit], show_contact)
-    for line in lines:
-        print(line, file=out)
-    return 0
+    return leads
 
 
 def dynamics_record_link() -> RecordLink | None:
