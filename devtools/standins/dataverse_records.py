@@ -1,10 +1,9 @@
 """The Dataverse stand-in's other tables: contacts, accounts, systemusers, teams and campaigns, queried as the Web
-API does (``$filter`` with ``eq``/``ne``, ``and``/``or``, parentheses and string literals whose ``'`` is doubled,
-``$select``, ``$top``), and the lookups a lead can bind to them (``ownerid@odata.bind`` and the like).
+API does (``$filter`` as dataverse_query.py parses it, ``$select``, ``$top``), and the lookups a lead can bind to
+them (``ownerid@odata.bind`` and the like).
 
 Errors follow Dataverse: a bind to a record that does not exist is a 400 ``0x80040217`` "<table> With Id = <id>
-Does Not Exist"; a navigation property the lead does not have is a 400 ``0x80060888``; a filter that does not
-parse is a 400 ``0x80060888`` "Syntax error…". String comparisons ignore case, as Dataverse's default collation.
+Does Not Exist"; a navigation property the lead does not have is a 400 ``0x80060888``.
 """
 
 from __future__ import annotations
@@ -12,8 +11,11 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from .dataverse_query import parse_filter
+from .dataverse_responses import DataverseError
 
 # entity set → (primary key, logical name, the privilege reading it needs)
 TABLES = {
@@ -32,15 +34,9 @@ LEAD_LOOKUPS = {
 }
 LOOKUP_ANNOTATION = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 _BIND_TARGET = re.compile(r"^/?(\w+)\(\{?([0-9a-fA-F-]{36})\}?\)$")
-_TOKEN = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?)\b|([A-Za-z_][\w.]*))")
+RecordError = DataverseError  # the name this module's callers and tests know
 
-Predicate = Callable[[dict[str, Any]], bool]
-
-
-class RecordError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+__all__ = ["LEAD_LOOKUPS", "LOOKUP_ANNOTATION", "TABLES", "RecordError", "Records", "parse_filter"]
 
 
 class Records:
@@ -128,78 +124,3 @@ class Records:
                 raise RecordError(400, "0x80040217", f"{TABLES[entity_set][1]} With Id = {record_id} Does Not Exist")
             values[f"_{navigation}_value"] = record_id
         return values
-
-
-def parse_filter(text: str) -> Predicate:
-    """``a eq 'x' and (b eq 1 or c ne null)`` → a predicate over a row; RecordError for what does not parse."""
-    tokens = _tokens(text)
-    predicate, rest = _or(tokens)
-    if rest:
-        raise _syntax(text)
-    return predicate
-
-
-def _tokens(text: str) -> list[tuple[str, Any]]:
-    tokens: list[tuple[str, Any]] = []
-    position = 0
-    while position < len(text.rstrip()):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise _syntax(text)
-        opened, closed, literal, number, word = match.groups()
-        if opened or closed:
-            tokens.append(("paren", opened or closed))
-        elif literal is not None:
-            tokens.append(("value", literal.replace("''", "'")))
-        elif number is not None:
-            tokens.append(("value", float(number) if "." in number else int(number)))
-        elif word in ("true", "false", "null"):
-            tokens.append(("value", {"true": True, "false": False, "null": None}[word]))
-        else:
-            tokens.append(("word", word))
-        position = match.end()
-    return tokens
-
-
-def _or(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
-    left, rest = _and(tokens)
-    while rest[:1] == [("word", "or")]:
-        right, rest = _and(rest[1:])
-        left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
-    return left, rest
-
-
-def _and(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
-    left, rest = _comparison(tokens)
-    while rest[:1] == [("word", "and")]:
-        right, rest = _comparison(rest[1:])
-        left = (lambda a, b: lambda row: a(row) and b(row))(left, right)
-    return left, rest
-
-
-def _comparison(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
-    if tokens[:1] == [("paren", "(")]:
-        inner, rest = _or(tokens[1:])
-        if rest[:1] != [("paren", ")")]:
-            raise _syntax("missing ')'")
-        return inner, rest[1:]
-    kinds = [kind for kind, _ in tokens[:3]]
-    operator = str(tokens[1][1]) if len(tokens) > 1 else ""
-    if kinds != ["word", "word", "value"] or operator not in ("eq", "ne"):
-        raise _syntax(" ".join(str(value) for _, value in tokens[:3]))
-    column, negate, expected = tokens[0][1], operator == "ne", tokens[2][1]
-
-    def holds(row: dict[str, Any]) -> bool:
-        actual = row.get(column)
-        same = (
-            actual.lower() == expected.lower()
-            if isinstance(actual, str) and isinstance(expected, str)
-            else actual == expected
-        )
-        return same != negate
-
-    return holds, tokens[3:]
-
-
-def _syntax(near: str) -> RecordError:
-    return RecordError(400, "0x80060888", f"Syntax error at position 0 in '{near}'.")

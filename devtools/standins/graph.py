@@ -1,9 +1,10 @@
-"""Microsoft Graph stand-in: ``POST /v1.0/users/{id}/sendMail`` and ``GET /v1.0/users/{id}``.
+"""Microsoft Graph stand-in: ``POST /v1.0/users/{id}/sendMail`` (its body: graph_sendmail.py) and
+``GET /v1.0/users/{id}`` (mailboxes and Send As: graph_users.py).
 
 Error codes follow Graph's ``{"error": {"code", "message", "innerError"}}`` shape (REFERENCE §4 and the Graph
-error docs): InvalidAuthenticationToken (401), ErrorAccessDenied (403, no Mail.Send), ErrorInvalidUser (404,
-unknown sender), Request_ResourceNotFound (404, GET user), TooManyRequests / ApplicationThrottled (429). The
-messages for malformed bodies are approximations of what Graph says.
+error docs; graph_errors.py): InvalidAuthenticationToken (401), ErrorAccessDenied (403, no Mail.Send),
+ErrorInvalidUser (404, unknown sender), Request_ResourceNotFound (404, GET user), TooManyRequests /
+ApplicationThrottled (429). The messages for malformed bodies are approximations of what Graph says.
 
 Not modelled: Exchange's per-mailbox 30 messages/minute and recipient quotas (script them with fail_next), the
 Outlook 10,000 requests/10 minutes budget, attachments beyond accepting the property.
@@ -11,78 +12,21 @@ Outlook 10,000 requests/10 minutes budget, attachments beyond accepting the prop
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email
-import email.message
-import email.policy
-import email.utils
 import re
 import threading
-import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from .base import JSON, Request, Response, StandIn
+from .graph_errors import GraphError, graph_error
+from .graph_sendmail import MESSAGE_PROPERTIES, SentMail, parse_mail
+from .graph_users import Mailbox, check_send_as, find_mailbox, get_user
 from .tokens import IssuedToken, TokenProblem, TokenRegistry, normalise_audience
 
+__all__ = ["DEFAULT_PERMISSIONS", "MESSAGE_PROPERTIES", "GraphStandIn", "Mailbox", "SentMail"]
+
 DEFAULT_PERMISSIONS = frozenset({"Mail.Send", "User.Read.All"})
-MESSAGE_PROPERTIES = frozenset({
-    "subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "from", "sender", "importance",
-    "attachments", "internetMessageHeaders", "isDeliveryReceiptRequested", "isReadReceiptRequested", "categories",
-    "flag",
-})  # fmt: skip
 _USERS = re.compile(r"^/(?:v1\.0|beta)/users/([^/]+)(?:/([^/]+))?$", re.IGNORECASE)
 _ME = re.compile(r"^/(?:v1\.0|beta)/me(?:/.*)?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    address: str  # mail and userPrincipalName
-    display_name: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "id": self.id,
-            "mail": self.address,
-            "userPrincipalName": self.address,
-            "displayName": self.display_name,
-        }
-
-
-@dataclass(frozen=True)
-class SentMail:
-    time: float
-    sender: str  # the mailbox address the mail was sent from
-    subject: str  # "" when the message had none
-    content_type: str | None  # "HTML" or "Text" as sent (case preserved); None for MIME
-    content: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    save_to_sent_items: bool
-    principal: str | None
-    mime: bool = False
-
-    def to_json(self) -> dict[str, JSON]:
-        return {
-            "time": self.time, "sender": self.sender, "subject": self.subject, "content_type": self.content_type,
-            "content": self.content, "to": list(self.to), "cc": list(self.cc), "bcc": list(self.bcc),
-            "save_to_sent_items": self.save_to_sent_items, "principal": self.principal, "mime": self.mime,
-        }  # fmt: skip
-
-
-class _GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _bad_body(message: str) -> _GraphError:
-    return _GraphError(400, "RequestBodyRead", message)
 
 
 class GraphStandIn(StandIn):
@@ -145,13 +89,6 @@ class GraphStandIn(StandIn):
 
     # --- errors ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-        request_id = str(uuid.uuid4())
-        inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": request_id}
-        body = {"error": {"code": code, "message": message, "innerError": inner}}
-        return Response.json(status, body, {"request-id": request_id, **(headers or {})})
-
     def error_response(self, status: int, message: str | None = None) -> Response:
         code, default = {
             429: ("TooManyRequests", "Please retry again later."),
@@ -159,10 +96,10 @@ class GraphStandIn(StandIn):
             503: ("serviceNotAvailable", "Service Unavailable"),
             504: ("UnknownError", "Gateway Timeout"),
         }.get(status, ("UnknownError", f"HTTP {status}"))
-        return self._error(status, code, message or default)
+        return graph_error(status, code, message or default)
 
     def throttled(self) -> Response:
-        return self._error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
+        return graph_error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
                            {"Retry-After": "1"})  # fmt: skip
 
     def unauthorized(self, problem: TokenProblem) -> Response:
@@ -176,7 +113,7 @@ class GraphStandIn(StandIn):
             TokenProblem.EXPIRED: "Lifetime validation failed, the token is expired.",
             TokenProblem.AUDIENCE: "Access token validation failure. Invalid audience.",
         }[problem]
-        return self._error(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": challenge})
+        return graph_error(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": challenge})
 
     # --- request handling ------------------------------------------------------------------------
 
@@ -186,62 +123,31 @@ class GraphStandIn(StandIn):
             return token
         try:
             return self._route(request, token)
-        except _GraphError as error:
-            return self._error(error.status, error.code, error.message)
+        except GraphError as error:
+            return graph_error(error.status, error.code, error.message)
 
     def _route(self, request: Request, token: IssuedToken) -> Response:
         if _ME.match(request.path) and token.kind != "user":
-            raise _GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+            raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         match = _USERS.match(request.path)
         if not match:
             segment = request.path.strip("/").split("/")[-1]
-            raise _GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
         user, action = match.groups()
         if action is None and request.method == "GET":
-            return self._get_user(user, request)
+            return get_user(self._mailboxes, user, request, self.permissions, self.base_url)
         if action is not None and action.lower() == "sendmail" and request.method == "POST":
             return self._send_mail(user, request, token)
-        raise _GraphError(405, "Request_BadRequest", f"{request.method} is not supported here by the stand-in.")
-
-    def _mailbox(self, key: str) -> Mailbox | None:
-        key = key.lower()
-        return next((m for m in self._mailboxes if key in (m.id.lower(), m.address.lower())), None)
-
-    def _get_user(self, key: str, request: Request) -> Response:
-        if not self.permissions & {"User.Read.All", "User.ReadBasic.All", "Directory.Read.All"}:
-            raise _GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-        mailbox = self._mailbox(key)
-        if mailbox is None:
-            raise _GraphError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
-            )
-        body: dict[str, Any] = mailbox.to_json()
-        if select := request.param("$select"):
-            wanted = {name.strip() for name in select.split(",")}
-            body = {name: value for name, value in body.items() if name in wanted}
-        return Response.json(200, {"@odata.context": f"{self.base_url}/v1.0/$metadata#users/$entity", **body})
+        raise GraphError(405, "Request_BadRequest", f"{request.method} is not supported here by the stand-in.")
 
     def _send_mail(self, key: str, request: Request, token: IssuedToken) -> Response:
         if "Mail.Send" not in self.permissions:
-            raise _GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
-        mailbox = self._mailbox(key)
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        mailbox = find_mailbox(self._mailboxes, key)
         if mailbox is None:
-            raise _GraphError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
-        if token.kind == "user":
-            username = token.principal.removeprefix("user:").lower()
-            if username != mailbox.address.lower() and (username, mailbox.address.lower()) not in self.send_as:
-                raise _GraphError(
-                    403,
-                    "ErrorSendAsDenied",
-                    "The user account which was used to submit this request does not have the right to send mail on "
-                    "behalf of the specified sending account., Cannot submit message.",
-                )
-        if request.header("content-type").lower().startswith("text/plain"):
-            mail = self._parse_mime(request, mailbox, token)
-        else:
-            mail = self._parse_json(request, mailbox, token)
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+        check_send_as(token, mailbox, self.send_as)
+        mail = parse_mail(request, mailbox.address, token.principal)
         with self._store_lock:
             self._messages.append(mail)
             count = len(self._messages)
@@ -249,103 +155,3 @@ class GraphStandIn(StandIn):
         recipients = len(mail.to + mail.cc + mail.bcc)
         self.emit(f"sendMail #{count} accepted from mailbox {mailbox.id} ({recipients} recipients)")
         return Response(202, headers={"request-id": str(uuid.uuid4())})
-
-    def _parse_json(self, request: Request, mailbox: Mailbox, token: IssuedToken) -> SentMail:
-        if not request.body:
-            raise _GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
-        try:
-            payload = request.json()
-        except ValueError:
-            raise _GraphError(
-                400,
-                "BadRequest",
-                "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of "
-                "valid JSON format.",
-            ) from None
-        if not isinstance(payload, dict):
-            raise _bad_body("The request payload must be a JSON object.")
-        for name in payload:
-            if name not in ("message", "saveToSentItems"):
-                raise _bad_body(f"The parameter '{name}' in the request payload is not a valid parameter for the "
-                                "operation 'sendMail'.")  # fmt: skip
-        message = payload.get("message")
-        if not isinstance(message, dict) or not message:
-            raise _GraphError(400, "ErrorInvalidParameter", "The value of the parameter 'Message' is empty.")
-        for name in message:
-            if name not in MESSAGE_PROPERTIES:
-                raise _bad_body(
-                    f"The property '{name}' does not exist on type 'microsoft.graph.message'. Make sure to "
-                    "only use property names that are defined by the type or mark the type as open type."
-                )
-        subject = message.get("subject", "")
-        if not isinstance(subject, str):
-            raise _bad_body("Cannot convert a primitive value to the expected type 'Edm.String' for 'subject'.")
-        content_type, content = self._body(message.get("body"))
-        to, cc, bcc = (self._recipients(message, name) for name in ("toRecipients", "ccRecipients", "bccRecipients"))
-        if not (to or cc or bcc):
-            raise _GraphError(400, "ErrorInvalidRecipients", "At least one recipient is required, but none were found.")
-        save = payload.get("saveToSentItems", True)
-        if not isinstance(save, bool):
-            raise _bad_body("Cannot convert the literal to the expected type 'Edm.Boolean' for 'saveToSentItems'.")
-        return SentMail(
-            time.time(), mailbox.address, subject, content_type, content, to, cc, bcc, save, token.principal
-        )
-
-    @staticmethod
-    def _body(body: JSON) -> tuple[str | None, str]:
-        if body is None:
-            return None, ""
-        if not isinstance(body, dict):
-            raise _bad_body("The property 'body' must be an itemBody object.")
-        content_type = body.get("contentType", "Text")
-        if not isinstance(content_type, str) or content_type.lower() not in ("html", "text"):
-            raise _bad_body(
-                f"Cannot convert the literal '{content_type}' to the expected type 'microsoft.graph.bodyType'."
-            )
-        content = body.get("content", "")
-        if not isinstance(content, str):
-            raise _bad_body("Cannot convert a primitive value to the expected type 'Edm.String' for 'content'.")
-        return content_type, content
-
-    @staticmethod
-    def _recipients(message: dict[str, JSON], name: str) -> tuple[str, ...]:
-        recipients = message.get(name) or []
-        if not isinstance(recipients, list):
-            raise _bad_body(f"The property '{name}' must be a collection of recipient objects.")
-        addresses = []
-        for recipient in recipients:
-            address = recipient.get("emailAddress", {}).get("address") if isinstance(recipient, dict) else None
-            if not isinstance(address, str):
-                raise _bad_body(f'Each entry of \'{name}\' must be {{"emailAddress": {{"address": "..."}}}}.')
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
-                raise _GraphError(
-                    400,
-                    "ErrorInvalidRecipients",
-                    f"At least one recipient isn't valid., Recipient '{address}' isn't resolved. All recipients must "
-                    "be resolved before a message can be submitted.",
-                )
-            addresses.append(address)
-        return tuple(addresses)
-
-    @staticmethod
-    def _parse_mime(request: Request, mailbox: Mailbox, token: IssuedToken) -> SentMail:
-        try:
-            raw = base64.b64decode(request.body, validate=True)
-        except (binascii.Error, ValueError):
-            raise _GraphError(
-                400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content."
-            ) from None
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-
-        def addresses(header: str) -> tuple[str, ...]:
-            return tuple(address for _name, address in email.utils.getaddresses(parsed.get_all(header, [])))
-
-        to, cc, bcc = addresses("To"), addresses("Cc"), addresses("Bcc")
-        if not (to or cc or bcc):
-            raise _GraphError(400, "ErrorInvalidRecipients", "At least one recipient is required, but none were found.")
-        part = parsed.get_body(("html", "plain")) if isinstance(parsed, email.message.EmailMessage) else None
-        content = part.get_content() if part is not None else ""
-        subject = str(parsed.get("Subject", ""))
-        return SentMail(
-            time.time(), mailbox.address, subject, None, content, to, cc, bcc, True, token.principal, mime=True
-        )

@@ -1,0 +1,159 @@
+"""The Dataverse stand-in's ``leads`` entity set: create (POST), upsert (PATCH, conditional on ``If-Match`` /
+``If-None-Match`` with the row's ``W/"n"`` ETag), read, list and delete, checking privileges and columns as
+Dataverse does (REFERENCE §3)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .dataverse_columns import LEAD_COLUMNS, check_lengths, lead_values
+from .dataverse_privileges import Caller
+from .dataverse_query import query_options
+from .dataverse_records import Records
+from .dataverse_responses import DataverseError, odata_json
+from .messages import Request, Response
+
+
+class LeadsEntitySet:
+    """The lead rows by lower-case leadid; thread-safe. ``changed`` hears "lead <id> created|updated"."""
+
+    def __init__(self, records: Records, changed: Callable[[str], None]) -> None:
+        self.records = records  # the tables a lead's lookups bind to
+        self.custom_columns: set[str] = set()  # a publisher's own lead columns (new_offerid…), any JSON scalar
+        self._changed = changed
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._versions = 1000
+        self._lock = threading.Lock()
+
+    def copies(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {lead_id: dict(record) for lead_id, record in self._rows.items()}
+
+    def copy(self, lead_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._rows.get(lead_id.lower())
+            return dict(record) if record else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def by_key(self, request: Request, caller: Caller, lead_id: str) -> Response | None:
+        """``leads(<id>)``; None for a method it does not support."""
+        if request.method == "PATCH":
+            return self._upsert(request, caller, lead_id)
+        if request.method == "GET":
+            caller.require("prvReadLead")
+            return odata_json(200, _representation(caller.api, self._existing(lead_id), request))
+        if request.method == "DELETE":
+            caller.require("prvDeleteLead")
+            with self._lock:
+                if self._rows.pop(lead_id, None) is None:
+                    raise _missing(lead_id)
+            return Response(204, headers={"OData-Version": "4.0"})
+        return None
+
+    def create(self, request: Request, caller: Caller) -> Response:
+        values = lead_values(request, None, self.custom_columns, self.records)
+        lead_id = str(values.pop("leadid", None) or uuid.uuid4()).lower()
+        with self._lock:
+            if lead_id in self._rows:
+                raise _duplicate()
+            record = self._write(lead_id, values, caller, None)
+        return self._written(request, caller, record, created=True)
+
+    def list(self, request: Request, caller: Caller) -> Response:
+        caller.require("prvReadLead")
+        top = query_options(request, "leads", ("$select", "$top"))["$top"]
+        with self._lock:
+            records = list(self._rows.values())
+        records = records[: int(top)] if top else records
+        return odata_json(
+            200,
+            {
+                "@odata.context": f"{caller.api}/$metadata#leads",
+                "value": [_representation(caller.api, record, request) for record in records],
+            },
+        )
+
+    def _upsert(self, request: Request, caller: Caller, lead_id: str) -> Response:
+        values = lead_values(request, lead_id, self.custom_columns, self.records)
+        if_none_match = request.header("if-none-match").strip()
+        if_match = request.header("if-match").strip()
+        with self._lock:
+            existing = self._rows.get(lead_id)
+            if if_none_match == "*" and existing is not None:
+                raise _duplicate()
+            if if_match and existing is None:
+                raise _missing(lead_id)
+            if if_match not in ("", "*") and existing is not None and if_match != existing["@odata.etag"]:
+                raise DataverseError(
+                    412,
+                    "0x80060882",
+                    "The version of the existing record doesn't match the RowVersion property provided.",
+                )
+            record = self._write(lead_id, values, caller, existing)
+        return self._written(request, caller, record, created=existing is None)
+
+    # --- rows ------------------------------------------------------------------------------------
+
+    def _write(
+        self, lead_id: str, values: dict[str, Any], caller: Caller, existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Check the caller's privileges and the values, then insert or merge; the caller holds _lock."""
+        caller.require("prvWriteLead" if existing else "prvCreateLead")
+        check_lengths(values)
+        if values.get("_ownerid_value") not in (None, caller.user_id):  # another owner: that is assigning it
+            caller.require("prvAssignLead")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._versions += 1
+        if existing is None:
+            record: dict[str, Any] = dict.fromkeys(LEAD_COLUMNS)
+            record.update(leadid=lead_id, statecode=0, statuscode=1, createdon=now, _createdby_value=caller.user_id)
+            record.update(_ownerid_value=caller.user_id, _campaignid_value=None, _parentcontactid_value=None)
+            record.update(_parentaccountid_value=None)
+        else:
+            record = dict(existing)
+        record.update(values)
+        record.update(modifiedon=now, _modifiedby_value=caller.user_id)
+        record["@odata.etag"] = f'W/"{self._versions}"'
+        record["fullname"] = " ".join(part for part in (record["firstname"], record["lastname"]) if part) or None
+        self._rows[lead_id] = record
+        return record
+
+    def _written(self, request: Request, caller: Caller, record: dict[str, Any], *, created: bool) -> Response:
+        self._changed(f"lead {record['leadid']} {'created' if created else 'updated'}")
+        if "return=representation" in request.header("prefer"):
+            return odata_json(201 if created else 200, _representation(caller.api, record, request))
+        entity_id = f"{caller.api}/leads({record['leadid']})"
+        return Response(204, headers={"OData-Version": "4.0", "OData-EntityId": entity_id})
+
+    def _existing(self, lead_id: str) -> dict[str, Any]:
+        with self._lock:
+            record = self._rows.get(lead_id)
+        if record is None:
+            raise _missing(lead_id)
+        return record
+
+
+def _representation(api: str, record: dict[str, Any], request: Request) -> dict[str, Any]:
+    select = request.param("$select")
+    shown = dict(record)
+    if select:
+        wanted = {name.strip() for name in select.split(",")} | {"leadid", "@odata.etag"}
+        shown = {name: value for name, value in record.items() if name in wanted}
+    return {"@odata.context": f"{api}/$metadata#leads/$entity", **shown}
+
+
+def _missing(lead_id: str) -> DataverseError:
+    return DataverseError(404, "0x80040217", f"lead With Id = {lead_id} Does Not Exist")
+
+
+def _duplicate() -> DataverseError:
+    return DataverseError(412, "0x80040237", "A record with matching key values already exists.")

@@ -1,0 +1,105 @@
+"""The OData query options the Dataverse stand-in understands: which options an entity set accepts (others are
+a 501 naming them), the ``Prefer`` annotations, and ``$filter`` with ``eq``/``ne``, ``and``/``or``, parentheses
+and string literals whose ``'`` is doubled. A filter that does not parse is a 400 ``0x80060888`` "Syntax error…";
+string comparisons ignore case, as Dataverse's default collation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .dataverse_responses import DataverseError
+from .messages import Request
+
+Predicate = Callable[[dict[str, Any]], bool]
+_TOKEN = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?)\b|([A-Za-z_][\w.]*))")
+
+
+def query_options(request: Request, entity_set: str, accepted: Sequence[str]) -> dict[str, str | None]:
+    """The ``accepted`` options' values (None when absent); a 501 for any other option."""
+    unsupported = sorted(name for name in request.query if name not in accepted)
+    if unsupported:
+        raise DataverseError(501, "", f"The stand-in does not implement {', '.join(unsupported)} on {entity_set}.")
+    return {name: request.param(name) for name in accepted}
+
+
+def wants_annotations(request: Request) -> bool:
+    """Whether ``Prefer: odata.include-annotations`` asks for the lookups' logical names."""
+    return "lookuplogicalname" in request.header("prefer") or '"*"' in request.header("prefer")
+
+
+def parse_filter(text: str) -> Predicate:
+    """``a eq 'x' and (b eq 1 or c ne null)`` → a predicate over a row; DataverseError for what does not parse."""
+    tokens = _tokens(text)
+    predicate, rest = _or(tokens)
+    if rest:
+        raise _syntax(text)
+    return predicate
+
+
+def _tokens(text: str) -> list[tuple[str, Any]]:
+    tokens: list[tuple[str, Any]] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise _syntax(text)
+        opened, closed, literal, number, word = match.groups()
+        if opened or closed:
+            tokens.append(("paren", opened or closed))
+        elif literal is not None:
+            tokens.append(("value", literal.replace("''", "'")))
+        elif number is not None:
+            tokens.append(("value", float(number) if "." in number else int(number)))
+        elif word in ("true", "false", "null"):
+            tokens.append(("value", {"true": True, "false": False, "null": None}[word]))
+        else:
+            tokens.append(("word", word))
+        position = match.end()
+    return tokens
+
+
+def _or(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
+    left, rest = _and(tokens)
+    while rest[:1] == [("word", "or")]:
+        right, rest = _and(rest[1:])
+        left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
+    return left, rest
+
+
+def _and(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
+    left, rest = _comparison(tokens)
+    while rest[:1] == [("word", "and")]:
+        right, rest = _comparison(rest[1:])
+        left = (lambda a, b: lambda row: a(row) and b(row))(left, right)
+    return left, rest
+
+
+def _comparison(tokens: list[tuple[str, Any]]) -> tuple[Predicate, list[tuple[str, Any]]]:
+    if tokens[:1] == [("paren", "(")]:
+        inner, rest = _or(tokens[1:])
+        if rest[:1] != [("paren", ")")]:
+            raise _syntax("missing ')'")
+        return inner, rest[1:]
+    kinds = [kind for kind, _ in tokens[:3]]
+    operator = str(tokens[1][1]) if len(tokens) > 1 else ""
+    if kinds != ["word", "word", "value"] or operator not in ("eq", "ne"):
+        raise _syntax(" ".join(str(value) for _, value in tokens[:3]))
+    column, negate, expected = tokens[0][1], operator == "ne", tokens[2][1]
+
+    def holds(row: dict[str, Any]) -> bool:
+        actual = row.get(column)
+        same = (
+            actual.lower() == expected.lower()
+            if isinstance(actual, str) and isinstance(expected, str)
+            else actual == expected
+        )
+        return same != negate
+
+    return holds, tokens[3:]
+
+
+def _syntax(near: str) -> DataverseError:
+    return DataverseError(400, "0x80060888", f"Syntax error at position 0 in '{near}'.")
