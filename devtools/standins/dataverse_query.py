@@ -22,6 +22,9 @@ def query_options(request: Request, entity_set: str, accepted: Sequence[str]) ->
     unsupported = sorted(name for name in request.query if name not in accepted)
     if unsupported:
         raise DataverseError(501, "", f"The stand-in does not implement {', '.join(unsupported)} on {entity_set}.")
+    top = request.param("$top")
+    if top is not None and not top.isdigit():  # Dataverse answers 400 for a $top that is not a whole number
+        raise DataverseError(400, "0x80060888", f"Invalid value '{top}' for $top query option found.")
     return {name: request.param(name) for name in accepted}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.standins.base import Request
+from devtools.standins.dataverse_query import query_options
 from devtools.standins.dataverse_records import LOOKUP_ANNOTATION, RecordError, Records, parse_filter
 
 
@@ -50,3 +52,11 @@ def test_binding_to_a_missing_record_is_dataverses_400() -> None:
         records.lookups({"nope@odata.bind": f"/teams({team})"})
     with pytest.raises(RecordError, match="Invalid reference"):
         records.lookups({"campaignid@odata.bind": f"/teams({team})"})
+
+
+@pytest.mark.parametrize("top", ["x", "-1", "1.5"])
+def test_a_top_that_is_not_a_whole_number_is_a_400_as_dataverse_answers(top: str) -> None:
+    request = Request("GET", "/api/data/v9.2/contacts", {"$top": [top]}, {}, b"")
+    with pytest.raises(RecordError) as raised:
+        query_options(request, "contacts", ("$select", "$top", "$filter"))
+    assert raised.value.status == 400 and "$top" in raised.value.message
