@@ -101,14 +101,58 @@ def _profile(runs: int) -> list[tuple[str, float, str]]:
     return sorted(rows, key=lambda row: row[1], reverse=True)
 
 
-def run(runs: int) -> Section:
-    progress(f"cold start: {runs} runs of each variant, interleaved")
+def _timings(runs: int) -> dict[str, list[float]]:
+    """Seconds from spawn to exit, per variant: ``runs`` of each, interleaved, after one warm-up run each."""
     for statement in VARIANTS.values():
         _time(statement)  # warm-up: byte code compiled and cached, files in the page cache
     times: dict[str, list[float]] = {label: [] for label in VARIANTS}
     for _ in range(runs):
         for label, statement in VARIANTS.items():
             times[label].append(_time(statement))
+    return times
+
+
+def _by_importer(profile: list[tuple[str, float, str]]) -> list[tuple[str, str, str]]:
+    """(our module whose top-level imports bring packages in, their ms, the packages of 1 ms or more), largest first."""
+    by_importer: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for package, value, importer in profile:
+        by_importer["our own modules" if _ours(package) else importer.split(" ")[0]].append((package, value))
+    return sorted(
+        (
+            (importer, f"{sum(v for _, v in items):.1f}", ", ".join(p for p, v in items if v >= 1.0) or "—")
+            for importer, items in by_importer.items()
+        ),
+        key=lambda row: float(row[1]),
+        reverse=True,
+    )
+
+
+def _profile_blocks(functions_alone: float, ours: float) -> list[str]:
+    """What function_app imports beyond azure.functions, and how much of it must leave the import path."""
+    profile = _profile(5)
+    extra = sum(value for _, value, _ in profile)
+    allowed = (TARGET_RATIO - 1) * functions_alone
+    return [
+        "What `import function_app` imports beyond `azure.functions` (`-X importtime`: own import time "
+        f"summed per package, median of 5 runs, {extra:.0f} ms in all; the top 15):\n\n"
+        + table(
+            ["Package", "ms", "First imported by"],
+            [(package, f"{value:.1f}", importer) for package, value, importer in profile[:15]],
+            right=(1,),
+        ),
+        "The same, by the module of ours whose top-level imports bring it in (packages of 1 ms or more):\n\n"
+        + table(["Imported at the top of", "ms", "Packages"], _by_importer(profile), right=(1,)),
+        f"To meet the target, function_app may add {ms(allowed)} ms to azure.functions' {ms(functions_alone)} ms; "
+        f"it adds {ms(ours - functions_alone)} ms, so about {ms(ours - functions_alone - allowed)} ms must leave "
+        "the import path. Importing a package inside the function that first uses it (as leads/identity.py "
+        "already does for msal, and leads/storage.py for azure.identity) takes it off this path; whatever the "
+        "first request needs then moves into that request rather than disappearing.",
+    ]
+
+
+def run(runs: int) -> Section:
+    progress(f"cold start: {runs} runs of each variant, interleaved")
+    times = _timings(runs)
     medians = {label: median(values) for label, values in times.items()}
     functions_alone, ours = medians["`import azure.functions`"], medians["`import function_app`"]
     ratio = ours / functions_alone
@@ -137,34 +181,5 @@ def run(runs: int) -> Section:
     )
     if ratio > TARGET_RATIO:
         progress("cold start: target missed, profiling imports")
-        profile = _profile(5)
-        extra = sum(value for _, value, _ in profile)
-        by_importer: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for package, value, importer in profile:
-            by_importer["our own modules" if _ours(package) else importer.split(" ")[0]].append((package, value))
-        importer_rows = sorted(
-            (
-                (importer, f"{sum(v for _, v in items):.1f}", ", ".join(p for p, v in items if v >= 1.0) or "—")
-                for importer, items in by_importer.items()
-            ),
-            key=lambda row: float(row[1]),
-            reverse=True,
-        )
-        allowed = (TARGET_RATIO - 1) * functions_alone
-        section.blocks += [
-            "What `import function_app` imports beyond `azure.functions` (`-X importtime`: own import time "
-            f"summed per package, median of 5 runs, {extra:.0f} ms in all; the top 15):\n\n"
-            + table(
-                ["Package", "ms", "First imported by"],
-                [(package, f"{value:.1f}", importer) for package, value, importer in profile[:15]],
-                right=(1,),
-            ),
-            "The same, by the module of ours whose top-level imports bring it in (packages of 1 ms or more):\n\n"
-            + table(["Imported at the top of", "ms", "Packages"], importer_rows, right=(1,)),
-            f"To meet the target, function_app may add {ms(allowed)} ms to azure.functions' {ms(functions_alone)} ms; "
-            f"it adds {ms(ours - functions_alone)} ms, so about {ms(ours - functions_alone - allowed)} ms must leave "
-            "the import path. Importing a package inside the function that first uses it (as leads/identity.py "
-            "already does for msal, and leads/storage.py for azure.identity) takes it off this path; whatever the "
-            "first request needs then moves into that request rather than disappearing.",
-        ]
+        section.blocks += _profile_blocks(functions_alone, ours)
     return section

@@ -179,7 +179,8 @@ def _profile(stack: Stack, factory: LeadFactory, count: int) -> str:
     return out.getvalue()
 
 
-def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Section:
+def _measure(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> list[dict[str, Run]]:
+    """A warm-up round, then ``rounds`` rounds of every variant: each round's runs by variant."""
     idle_table, idle_queue = stack.fresh_names()
     # The host's queue listener binds %LEADS_QUEUE% at start: give it a queue nobody writes to, so (c) measures
     # receiving only, while each round points the function at its own table and queue.
@@ -193,10 +194,10 @@ def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Sect
             progress(f"ingest: round {number}/{rounds} ({per_round} leads per variant)")
             results.append(_round(stack, factory, per_round, urls))
     stack.delete(idle_table, idle_queue)
-    own_work = _own_work(factory.make(per_round))
+    return results
 
-    keys = [key for key in VARIANTS if key in results[0]]
-    ratios = {key: [r[key].rate / r["a"].rate for r in results] for key in keys}
+
+def _summary_table(results: list[dict[str, Run]], keys: list[str], ratios: dict[str, list[float]]) -> str:
     summary_rows = []
     for key in keys:
         latencies = [value for r in results for value in r[key].latencies]
@@ -210,6 +211,10 @@ def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Sect
                 ratio,
             )
         )
+    return table(["Variant", "leads/s", "p50 ms", "p99 ms", "leads/s vs (a)"], summary_rows, right=(1, 2, 3, 4))
+
+
+def _rounds_table(results: list[dict[str, Run]], keys: list[str]) -> str:
     round_rows = [
         (
             number,
@@ -219,10 +224,11 @@ def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Sect
         for number, r in enumerate(results, 1)
     ]
     round_headers = ["Round", *(f"({key})" for key in keys), *(f"{key}/a" for key in keys[1:])]
-    b_over_a = median(ratios["b"])
-    p50 = {key: median([percentile(r[key].latencies, 0.5) for r in results]) for key in keys}
-    section = Section(
-        "1. Ingest cost vs the storage floor",
+    return "Per round (leads/s):\n\n" + table(round_headers, round_rows, right=tuple(range(len(round_headers))))
+
+
+def _method(rounds: int, per_round: int) -> str:
+    return (
         f"{rounds} rounds × {per_round} distinct leads per variant, one lead at a time, variants interleaved "
         "(a, b, c in every round, each on a fresh table and queue, after one warm-up round). "
         "(a) is the floor: the two SDK calls any implementation must make, with the entity and message the app "
@@ -231,15 +237,34 @@ def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Sect
         "interpreter, so (c) is a pessimistic view of the HTTP layer). "
         "leads/s: median over rounds; latency: p50/p99 over all leads of the variant; vs (a): median of the "
         "per-round ratios of leads/s (range in brackets). Every round checks that each variant stored and "
-        "enqueued every lead.",
+        "enqueued every lead."
+    )
+
+
+def _own_work_note(per_round: int, own_work: float, p50: dict[str, float]) -> str:
+    return (
+        f"Median latency (median of the rounds' p50): (b) {ms(p50['b'])} ms, (a) {ms(p50['a'])} ms. "
+        f"The function's own work, measured alone on {per_round} leads (intake.receive with storage stubbed "
+        f"out: decoding, validating, the lead id, the entity and the message), is {own_work * 1000:.2f} ms per "
+        f"lead, {own_work / p50['a']:.0%} of the floor's latency: the two storage round trips are what a lead "
+        "costs."
+    )
+
+
+def run(stack: Stack, factory: LeadFactory, rounds: int, per_round: int) -> Section:
+    results = _measure(stack, factory, rounds, per_round)
+    own_work = _own_work(factory.make(per_round))
+    keys = [key for key in VARIANTS if key in results[0]]
+    ratios = {key: [r[key].rate / r["a"].rate for r in results] for key in keys}
+    b_over_a = median(ratios["b"])
+    p50 = {key: median([percentile(r[key].latencies, 0.5) for r in results]) for key in keys}
+    section = Section(
+        "1. Ingest cost vs the storage floor",
+        _method(rounds, per_round),
         [
-            table(["Variant", "leads/s", "p50 ms", "p99 ms", "leads/s vs (a)"], summary_rows, right=(1, 2, 3, 4)),
-            "Per round (leads/s):\n\n" + table(round_headers, round_rows, right=tuple(range(len(round_headers)))),
-            f"Median latency (median of the rounds' p50): (b) {ms(p50['b'])} ms, (a) {ms(p50['a'])} ms. "
-            f"The function's own work, measured alone on {per_round} leads (intake.receive with storage stubbed "
-            f"out: decoding, validating, the lead id, the entity and the message), is {own_work * 1000:.2f} ms per "
-            f"lead, {own_work / p50['a']:.0%} of the floor's latency: the two storage round trips are what a lead "
-            "costs.",
+            _summary_table(results, keys, ratios),
+            _rounds_table(results, keys),
+            _own_work_note(per_round, own_work, p50),
         ],
         [
             Target(

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
-from bench.burst import Worker
 from bench.report import Section, Target, duration, percentile, table
 from bench.stack import ROOT, WORK, BenchLead, LeadFactory, Stack, progress
+from bench.worker import Worker
 from devtools.host import QueueOptions
 from devtools.host.backoff import PollingBackoff
 from devtools.host.config import MIN_POLLING_INTERVAL
