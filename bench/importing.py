@@ -1,4 +1,4 @@
-"""§5 Import: `python -m leads import FILE --apply` on a Partner Center export, next to the storage floor.
+"""§6 Import: `python -m leads import FILE --apply` on a Partner Center export, next to the storage floor.
 
 The floor is §1's (a): TableClient.create_entity + QueueClient.send_message of entities built beforehand, one lead
 at a time, the two calls storing and enqueueing a lead cannot avoid. The import does the same two calls per new
