@@ -118,7 +118,8 @@ class Dataverse:
                 **kwargs,
             )  # fmt: skip
         except requests.RequestException as exc:
-            raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from exc
+            # Not chained: requests' message holds the URL, whose $filter can quote the lead's email.
+            raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from None
 
     def _error(self, response: requests.Response) -> DataverseError:
         code, message = odata_error(response)

@@ -5,6 +5,7 @@ OData error body, and the one rule for which statuses are worth retrying."""
 from __future__ import annotations
 
 import logging
+import re
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +25,22 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_SECONDS = 60
 TIMEOUT = (5, 30)  # connect, read (seconds)
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _WithoutQueries(logging.Filter):
+    """urllib3 logs every retry with the request's URL. Its query string can hold a secret (a Teams webhook's
+    ``sig=``) or a lead's email (a Dataverse ``$filter``): the path is kept, the query left out."""
+
+    # To the URL's end: the line's end, urllib3's "')" after a URL in a repr, or " HTTP/1.1" in a request line.
+    _QUERY = re.compile(r"\?.*?(?=' ?\)| HTTP/|$)", re.MULTILINE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self._QUERY.sub("?…", record.getMessage()), None
+        return True
+
+
+for _logger in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_logger).addFilter(_WithoutQueries())
 
 
 def worth_retrying(status: int) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from leads.core.lead_row import Status
+from leads.core.lead_row import ORIGIN_IMPORT, Status
 
 EVENT = "lead_event"  # the custom dimension holding the event's name
 
@@ -94,6 +94,6 @@ def _about(event: str, entity: Mapping[str, Any]) -> dict[str, Any]:
 
 def _seconds_since_received(name: str, entity: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     received_at = entity.get("ReceivedAt")
-    if not isinstance(received_at, datetime):
+    if not isinstance(received_at, datetime) or entity.get("Origin") == ORIGIN_IMPORT:  # received days before
         return {}
     return {name: round((at - received_at).total_seconds(), 3)}

@@ -79,7 +79,8 @@ def imported_lead(fields: dict[str, str]) -> ImportedLead:
     try:
         created_at = parse_time(created_text)
     except ValueError:
-        raise UnusableRow(f"creation date {created_text[:40]!r} not understood") from None
+        # The value is not quoted: in a shifted row it can be someone's email or phone. The line number finds it.
+        raise UnusableRow("creation date not understood") from None
     return ImportedLead(parse_lead(marketplace_payload(fields)), created_at)
 
 

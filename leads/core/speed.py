@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from leads.core.lead_row import ORIGIN_IMPORT
+
 NOTIFICATION_FIELDS = ("NotifiedAt", "TeamsNotifiedAt")  # one per channel: when that channel's notification went out
 
 
@@ -41,7 +43,10 @@ class LeadTimings:
 
 def timings(entity: Mapping[str, Any]) -> LeadTimings:
     """A lead's durations; None where a moment is missing (not there yet, held, or stored before DynamicsAt
-    existed)."""
+    existed), and for a lead recovered by `import`: its ReceivedAt is when Partner Center got it, days before the
+    import, which says nothing about this app's speed."""
+    if entity.get("Origin") == ORIGIN_IMPORT:
+        return LeadTimings(to_dynamics=None, to_notified=None)
     received = _moment(entity.get("ReceivedAt"))
     return LeadTimings(
         to_dynamics=_seconds_after(received, _moment(entity.get("DynamicsAt"))),

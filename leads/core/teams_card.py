@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from leads.core.messages import DynamicsState
 from leads.core.payload import Lead
-from leads.core.wording import explain_action, multi_line, one_line, utc_text
+from leads.core.wording import cap, explain_action, multi_line, one_line, utc_text
 
 CARD_VERSION = "1.2"  # what the Workflows "post card" action renders everywhere Teams runs (REFERENCE §8.3)
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -55,11 +55,11 @@ def lead_card(lead: Lead, received_at: datetime, dynamics: DynamicsState, campai
         body.append(_text("TEST lead (MSFT_TEST): Partner Center sent it to validate the destination.", "warning"))
     body += [
         _text("New marketplace lead", size="Medium", weight="Bolder"),
-        _text(escape_markdown(_cap(headline)), weight="Bolder"),
+        _text(escape_markdown(cap(headline, MAX_VALUE_CHARS)), weight="Bolder"),
         _facts([(label, value) for label, value in facts if value]),  # left out when the lead has none
     ]
     if description := multi_line(lead.description):
-        body.append(_text(escape_markdown(_cap(description, MAX_DESCRIPTION_CHARS)), wrap=True, subtle=True))
+        body.append(_text(escape_markdown(cap(description, MAX_DESCRIPTION_CHARS)), wrap=True, subtle=True))
     body += _dynamics_blocks(dynamics)
     return _message(body, _actions(dynamics))
 
@@ -82,7 +82,7 @@ def failure_card(
                 ("Received", utc_text(received_at) if received_at else "unknown"),
             ]
         ),
-        _text(escape_markdown(_cap(one_line(error) or "no error details", MAX_DESCRIPTION_CHARS)), wrap=True),
+        _text(escape_markdown(cap(one_line(error) or "no error details", MAX_DESCRIPTION_CHARS)), wrap=True),
         _text(
             escape_markdown(
                 f"python -m leads status --status failed shows it; python -m leads replay {lead_id} "
@@ -105,7 +105,7 @@ def _dynamics_blocks(dynamics: DynamicsState) -> list[dict[str, Any]]:
                 "warning",
             )
         ]
-    error = escape_markdown(_cap(one_line(dynamics.error) or "no error details", MAX_DESCRIPTION_CHARS))
+    error = escape_markdown(cap(one_line(dynamics.error) or "no error details", MAX_DESCRIPTION_CHARS))
     return [
         _text(
             "NOT in Dynamics 365: follow it up from here so the customer is not missed.", "attention", weight="Bolder"
@@ -152,12 +152,8 @@ def _text(
 def _facts(facts: list[tuple[str, str]]) -> dict[str, Any]:
     return {
         "type": "FactSet",
-        "facts": [{"title": label, "value": escape_markdown(_cap(value))} for label, value in facts],
+        "facts": [{"title": label, "value": escape_markdown(cap(value, MAX_VALUE_CHARS))} for label, value in facts],
     }
-
-
-def _cap(value: str, limit: int = MAX_VALUE_CHARS) -> str:
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 def probe_card(where: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from leads.adapters.mailers import new_mailer
 from leads.adapters.signin import token_source
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
+from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
 from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
@@ -83,7 +84,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None, teams_te
 def _check_storage(storage: Any, report: Callable[[bool | None, str, str], None]) -> None:
     try:
         table = LeadTable(storage)
-        count = sum(1 for _ in table.query("PartitionKey ge @low", {"low": ""}, select=["RowKey"]))
+        count = sum(1 for _ in table.query(LEAD_PARTITIONS, dict(LEAD_PARTITION_BOUNDS), select=["RowKey"]))
         queue = LeadQueue(storage)
         depth = queue.client.get_queue_properties().approximate_message_count
     except StorageUnavailable as exc:

@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = [
     "Action",
     "DynamicsLeadId",
     "DynamicsAt",
+    "Origin",
     *NOTIFICATION_FIELDS,
 ]
 

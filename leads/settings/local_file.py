@@ -43,7 +43,7 @@ def values(document: dict[str, Any], path: Path) -> dict[str, str]:
     if not isinstance(found, dict):
         raise SettingsError([f"{path}: Values must be an object of setting names and string values"])
     problems = [
-        f"{path}: Values.{name} must be a string (got {json.dumps(value)}); put it in quotes"
+        f"{path}: Values.{name} must be a string (got {_json_kind(value)}); put it in quotes"
         for name, value in found.items()
         if not isinstance(value, str)
     ]
@@ -59,3 +59,12 @@ def apply(path: Path, environ: MutableMapping[str, str] | None = None) -> dict[s
     for name, value in values(document, path).items():
         environ.setdefault(name, value)
     return document
+
+
+def _json_kind(value: object) -> str:
+    """What a value is, without the value (it may be a password)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "a list" if isinstance(value, list) else "an object"

@@ -29,12 +29,12 @@ from leads.core import campaign, events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.enrichment import refused_binding
-from leads.core.errors import DataverseError, MailError, RetryCannotHelp, TeamsError
+from leads.core.errors import DataverseError, MailError, RetryCannotHelp, TeamsError, TeamsRefused
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
 from leads.core.teams_card import failure_card, lead_card
-from leads.settings import DynamicsSettings
+from leads.settings import DynamicsSettings, SettingsError
 from leads.steps.notify import CLAIM, Due, SendOnce
 from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
 from leads.steps.routing import LeadRouter
@@ -77,7 +77,7 @@ class LeadProcessor:
         try:
             self._process(lead_id, entity)
         except Exception as exc:
-            self._note_error(lead_id, exc)
+            self._note_error(lead_id, exc, entity)
             raise
 
     def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
@@ -95,6 +95,7 @@ class LeadProcessor:
             status = Status.FAILED
             changes["LastError"] = f"{_channel(exc)}: {exc}"[:MAX_ERROR_CHARS]
             log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, exc)
+            changes |= self._alert_elsewhere(lead_id, lead, received_at, changes["LastError"], _channel(exc))
         changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
         if status != Status.FAILED and state.notes:  # created, but without something routing asked for
             changes["LastError"] = ("routing: " + "; ".join(state.notes))[:MAX_ERROR_CHARS]
@@ -197,16 +198,37 @@ class LeadProcessor:
         if sent:
             self.store.update(lead_id, sent | {CLAIM: ""})
 
-    def _dues(self, lead_id: str, lead: Lead, received_at: datetime, state: DynamicsState, alert: bool) -> list[Due]:
+    def _alert_elsewhere(
+        self, lead_id: str, lead: Lead, received_at: datetime, error: str, broken: str
+    ) -> dict[str, Any]:
+        """A channel's setting is wrong: the failure alert goes out on the channels that still work, so someone
+        hears of it (with none left, `status` and the Azure Monitor alerts still show it). Never raises."""
+        state = DynamicsState("failed", error=error)
+        dues = [
+            due
+            for due in self._dues(lead_id, lead, received_at, state, alert=True, error=error)
+            if due.field.endswith("AlertedAt") and _field_channel(due.field) != broken
+        ]
+        entity = self.store.get(lead_id) if dues else None
+        if entity is None:
+            return {}
+        try:
+            return SendOnce(self.store, self.clock).send(lead_id, entity, dues, {}, defer=False)
+        except Exception as exc:
+            log.warning("lead %s: the failure alert could not be sent either (%s)", lead_id, type(exc).__name__)
+            return {}
+
+    def _dues(
+        self, lead_id: str, lead: Lead, received_at: datetime, state: DynamicsState, alert: bool, error: str = ""
+    ) -> list[Due]:
         """Every message the lead's channels are owed: the lead itself, and the failure alert when ``alert``."""
         dues: list[Due] = []
-        error = state.error or "see LastError (`python -m leads status --status failed`)"
+        error = error or state.error or "see LastError (`python -m leads status --status failed`)"
         if (mailer := self.mailer()) is not None:
             dues.append(Due("NotifiedAt", lambda: mailer.send(self._notification(lead, received_at, state))))
             if alert:
                 dues.append(Due("AlertedAt", lambda: mailer.send(_alert(lead_id, lead, error, received_at))))
-        router = self.router()
-        if (channel := self.teams(router.teams_setting(lead) if router is not None else "")) is not None:
+        if (channel := self._teams_channel(lead)) is not None:
             found = campaign.summary(campaign.parameters(lead.description))
             dues.append(Due("TeamsNotifiedAt", lambda: channel.post(lead_card(lead, received_at, state, found))))
             if alert:
@@ -214,9 +236,23 @@ class LeadProcessor:
                 dues.append(Due("TeamsAlertedAt", lambda: channel.post(card)))
         return dues
 
-    def _note_error(self, lead_id: str, error: Exception) -> None:
-        """Keep what went wrong on the entity (for `status` and the poison handler); never raises."""
+    def _teams_channel(self, lead: Lead) -> CardPoster | None:
+        """The lead's Teams channel. A malformed webhook URL fails that channel alone: its card is refused with
+        the setting's problem, while the mail (and the other messages) still go out."""
+        router = self.router()
+        try:
+            return self.teams(router.teams_setting(lead) if router is not None else "")
+        except SettingsError as exc:
+            return _Refusing(TeamsRefused("; ".join(exc.problems)))
+
+    def _note_error(self, lead_id: str, error: Exception, entity: dict[str, Any]) -> None:
+        """Keep what went wrong on the entity (for `status` and the poison handler), without the lead's contact
+        details (a service's message may quote them); never raises."""
         text = _error_text(error)
+        try:
+            text = _without_personal_data(text, lead_row.lead_from_entity(entity))
+        except Exception:
+            text = without_addresses(text)
         log.warning("lead %s will be retried: %s", lead_id, text)
         try:
             self.store.update(lead_id, {"LastError": text, "UpdatedAt": self.clock()})
@@ -226,6 +262,20 @@ class LeadProcessor:
 
 def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:
     return failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)
+
+
+class _Refusing:
+    """A channel that cannot be used: every post raises the reason."""
+
+    def __init__(self, reason: TeamsRefused) -> None:
+        self.reason = reason
+
+    def post(self, message: dict[str, Any]) -> bool:
+        raise self.reason
+
+
+def _field_channel(field: str) -> str:
+    return "teams" if field.startswith("Teams") else "mail"
 
 
 def _channel(error: Exception) -> str:

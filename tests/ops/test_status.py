@@ -164,3 +164,10 @@ def test_a_processed_lead_has_its_speed_to_lead(app_env: dict[str, str], standin
     expected = f"{app_env['DYNAMICS_URL']}/main.aspx?etn=lead&pagetype=entityrecord&id={entity['DynamicsLeadId']}"
     assert recent["dynamics_link"] == expected
     assert answer["speed"]["to_dynamics"]["count"] == 1
+
+
+def test_imported_leads_do_not_count_in_speed_to_lead() -> None:
+    # Their ReceivedAt is when Partner Center got them, days before the import recovered them.
+    imported = {"Origin": "import", "ReceivedAt": T0, "DynamicsAt": T0 + timedelta(days=3), "NotifiedAt": T0}
+    assert speed.timings(imported) == speed.LeadTimings(to_dynamics=None, to_notified=None)
+    assert speed.timings(imported | {"Origin": "table"}).to_dynamics == 3 * 24 * 3600

@@ -9,9 +9,16 @@ import pytest
 
 from leads.core import lead_row
 from leads.core.clock import now
-from leads.core.errors import DataverseRejected, MailRefused, MailUnavailable, TeamsRefused, TeamsUnavailable
+from leads.core.errors import (
+    DataverseRejected,
+    DataverseUnavailable,
+    MailRefused,
+    MailUnavailable,
+    TeamsRefused,
+    TeamsUnavailable,
+)
 from leads.core.payload import parse_lead
-from leads.settings import load_dynamics
+from leads.settings import SettingsError, load_dynamics
 from leads.steps.processing import LeadProcessor
 from tests.doubles import MemoryLeadStore, RecordingChannel, RecordingCrm, RecordingMailer
 from tests.leadsamples import marketplace_lead
@@ -76,9 +83,11 @@ def test_a_deleted_workflow_fails_the_lead_and_replay_posts_only_the_card(world:
     assert failed["Status"] == "failed" and failed["LastError"].startswith("teams: ")
     assert failed["NotifiedAt"] and not failed.get("TeamsNotifiedAt") and failed["DynamicsLeadId"]
     world.channel.fail = None
+    assert [mail.subject.split(":")[0] for mail in world.mailer.sent][1].endswith("could not be delivered")
     world.replay(lead_id)
     assert world.row(lead_id)["Status"] == "done"
-    assert len(world.channel.cards) == 1 and len(world.mailer.sent) == 1 and world.crm.calls == 1
+    # The card once; the mail: the lead and the alert about the broken channel, neither again; Dynamics once.
+    assert len(world.channel.cards) == 1 and len(world.mailer.sent) == 2 and world.crm.calls == 1
 
 
 def test_teams_busy_is_retried_later_without_a_second_mail(world: World) -> None:
@@ -101,7 +110,7 @@ def test_a_mail_failure_does_not_repost_the_card(world: World) -> None:
     assert world.row(lead_id)["LastError"].startswith("mail: ")
     world.mailer.fail = None
     world.replay(lead_id)
-    assert len(world.channel.cards) == 1 and len(world.mailer.sent) == 1
+    assert len(world.channel.cards) == 2 and len(world.mailer.sent) == 1  # the card and, in Teams, the mail's alert
 
 
 def test_trouble_worth_retrying_wins_over_a_setting_that_is_wrong(world: World) -> None:
@@ -113,7 +122,7 @@ def test_trouble_worth_retrying_wins_over_a_setting_that_is_wrong(world: World) 
     world.mailer.fail = None
     world.processor().process(lead_id)
     assert world.row(lead_id)["Status"] == "failed" and world.row(lead_id)["LastError"].startswith("teams: ")
-    assert len(world.mailer.sent) == 1
+    assert len(world.mailer.sent) == 2  # the lead, then the alert about the broken Teams channel
 
 
 def test_a_post_without_an_answer_is_not_posted_again(world: World) -> None:
@@ -145,3 +154,38 @@ def test_teams_only_without_mail(world: World) -> None:
     processor.process(lead_id)
     assert world.row(lead_id)["Status"] == "done" and len(world.channel.cards) == 1
     assert not world.row(lead_id).get("NotifiedAt")
+
+
+def test_a_broken_channel_alerts_on_the_one_that_works(world: World) -> None:
+    lead_id = world.lead()
+    world.channel.fail = TeamsRefused("the Teams webhook answered HTTP 404 WorkflowNotFound")
+    world.processor().process(lead_id)
+    row = world.row(lead_id)
+    assert row["Status"] == "failed" and row["NotifiedAt"] and row["AlertedAt"] and not row.get("TeamsAlertedAt")
+    _, alert = world.mailer.sent
+    assert "could not be delivered" in alert.subject and "WorkflowNotFound" in alert.text
+
+
+def test_a_malformed_teams_url_fails_that_channel_only(world: World) -> None:
+    lead_id = world.lead()
+    dynamics = load_dynamics(DYNAMICS)
+
+    def teams(setting: str) -> RecordingChannel:
+        raise SettingsError(["TEAMS_WEBHOOK_URL is not an https:// URL"])
+
+    processor = LeadProcessor(world.store, lambda: dynamics, lambda: world.crm, lambda: world.mailer, teams=teams)
+    processor.process(lead_id)
+    row = world.row(lead_id)
+    assert row["Status"] == "failed" and row["LastError"].startswith("teams: TEAMS_WEBHOOK_URL")
+    assert row["DynamicsLeadId"] and row["NotifiedAt"] and row["AlertedAt"]
+    assert world.crm.calls == 1 and len(world.mailer.sent) == 2
+
+
+def test_an_error_to_retry_is_kept_without_the_contact_details(world: World) -> None:
+    lead_id = world.lead()
+    world.crm.fail = DataverseUnavailable(503, "", "busy; the record for ada@contoso.example (Ada Lovelace) waits")
+    with pytest.raises(DataverseUnavailable):
+        world.processor().process(lead_id)
+    error = world.row(lead_id)["LastError"]
+    assert error.startswith("DataverseUnavailable: 503") and "ada@contoso.example" not in error
+    assert "Lovelace" not in error
