@@ -46,7 +46,9 @@ def test_a_deleted_workflow_fails_the_lead_until_replayed(
         row["Status"] == "failed" and row["LastError"].startswith("teams: ") and "WorkflowNotFound" in row["LastError"]
     )
     assert "sig=" not in row["LastError"]
-    assert len(standins.graph.messages) == 1  # the mail went out; a Teams alert cannot (same channel)
+    _, alert = standins.graph.messages  # the lead, and the alert about the channel (it cannot go to Teams)
+    assert "could not be delivered" in alert.subject and "WorkflowNotFound" in alert.content
+    assert "sig=" not in alert.content
 
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", standins.workflows.add_workflow())  # the publisher makes a new one
     runtime.reset()
@@ -55,7 +57,7 @@ def test_a_deleted_workflow_fails_the_lead_until_replayed(
     process(message(lead_id, dequeue_count=1))
     assert entity(lead_id)["Status"] == "done"
     assert len(standins.workflows.cards) == 1
-    assert len(standins.graph.messages) == 1 and len(dataverse_creates(standins)) == 1  # nothing sent twice
+    assert len(standins.graph.messages) == 2 and len(dataverse_creates(standins)) == 1  # nothing sent twice
 
 
 def test_throttling_waits_and_posts_once(teams_env: str, standins: StandIns) -> None:
