@@ -1,7 +1,6 @@
 """Azure Functions entry point (Python v2 programming model): wiring only, the work is in `leads/`.
 
-Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the
-host resolves:
+Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the host resolves:
 local.settings.sample.json and infra/ set them.
 """
 
