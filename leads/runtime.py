@@ -175,10 +175,9 @@ def teams_channel(setting: str = "") -> TeamsWebhook | None:
 
 @_Once
 def teams_session() -> requests.Session:
-    """Teams' webhook answers only once a run is queued: 429 and every 5xx mean nothing was posted (adapters/teams)."""
-    from leads.adapters.webapi import RETRIED_STATUSES, new_session, send_retry_rules
+    from leads.adapters import teams
 
-    return new_session(send_retry_rules(RETRIED_STATUSES))
+    return teams.teams_session()
 
 
 @_Once

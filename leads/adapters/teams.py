@@ -19,11 +19,25 @@ from typing import Any
 
 import requests
 
-from leads.adapters.webapi import TIMEOUT, odata_error, sent_without_answer, worth_retrying
+from leads.adapters.webapi import (
+    RETRIED_STATUSES,
+    TIMEOUT,
+    new_session,
+    odata_error,
+    send_retry_rules,
+    sent_without_answer,
+    worth_retrying,
+)
 from leads.core.errors import TeamsRefused, TeamsUnavailable
 from leads.core.webhooks import HOW_TO, masked
 
 log = logging.getLogger(__name__)
+
+
+def teams_session() -> requests.Session:
+    """The session for posting cards: the webhook answers only once a run is queued, so 429 and every 5xx mean
+    nothing was posted and are retried; a request that went out unanswered is not (see above)."""
+    return new_session(send_retry_rules(RETRIED_STATUSES))
 
 
 class TeamsWebhook:

@@ -1,4 +1,5 @@
-"""Email addresses: parsing the contacts' list, and keeping addresses out of error texts. Pure."""
+"""Addresses: email addresses (parsing the contacts' list, keeping addresses out of error texts), and the loopback
+hosts that may be reached over plain http (tests, `make run`). Pure."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Something shaped like an email address, in text a mail server or Graph sent back.
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:\[\]]+@[^\s'\"<>(),;:\[\]]+")
 

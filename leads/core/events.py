@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from leads.core import lead_row
 from leads.core.lead_row import ORIGIN_IMPORT, Status
 
 EVENT = "lead_event"  # the custom dimension holding the event's name
@@ -46,7 +47,7 @@ def in_dynamics(entity: Mapping[str, Any], at: datetime) -> dict[str, Any]:
 def sent(entity: Mapping[str, Any], field: str, at: datetime) -> dict[str, Any]:
     """``field`` is the entity field recording the message: NotifiedAt / TeamsNotifiedAt (the lead, by mail or in
     Teams) or AlertedAt / TeamsAlertedAt (the failure alert). ``channel`` says which."""
-    channel = {"channel": "teams" if field.startswith("Teams") else "mail"}
+    channel = {"channel": lead_row.channel_of(field)}
     if field.endswith("NotifiedAt"):
         return _about(NOTIFIED, entity) | channel | _seconds_since_received("seconds_to_notified", entity, at)
     return _about(ALERTED, entity) | channel

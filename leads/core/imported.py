@@ -49,9 +49,13 @@ class ImportedLead:
     @property
     def contact(self) -> str:
         """``Ada Lovelace <ada@…>``: for the report with --show-contact only."""
-        contact = self.lead.contact
-        name = f"{contact.first_name} {contact.last_name}".strip()
-        return f"{name} <{contact.email}>" if contact.email else name or "(no contact details)"
+        return contact_text(f"{self.lead.contact.first_name} {self.lead.contact.last_name}", self.lead.contact.email)
+
+
+def contact_text(name: str, email: str) -> str:
+    """``Ada Lovelace <ada@…>``, or what there is of it: a row's or a lead's contact, for --show-contact."""
+    name = " ".join(name.split())
+    return f"{name} <{email}>" if email else name or "(no contact details)"
 
 
 def marketplace_payload(fields: dict[str, str]) -> dict[str, Any]:

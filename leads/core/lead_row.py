@@ -129,6 +129,11 @@ def lead_id_from_message(text: str) -> str:
 # --- status changes ----------------------------------------------------------------------------------
 
 
+def channel_of(field: str) -> str:
+    """Which channel a notification field records: ``teams`` (TeamsNotifiedAt, TeamsAlertedAt) or ``mail``."""
+    return "teams" if field.startswith("Teams") else "mail"
+
+
 def notification_due(entity: dict[str, Any], field: str) -> bool:
     """Whether the message recorded in ``field`` (NotifiedAt, AlertedAt, TeamsNotifiedAt, TeamsAlertedAt) still
     has to go out for this lead. An imported lead with SkipNotification tells no channel about itself (the contacts

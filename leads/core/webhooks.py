@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+from leads.core.addresses import LOOPBACK_HOSTS
+
 # Where Teams Workflows webhooks live. Since 2025 Teams hands out *.environment.api.powerplatform.com URLs;
 # flows created earlier have *.logic.azure.com URLs, which Microsoft stopped serving on 2025-11-30.
 CURRENT_HOST_SUFFIX = ".environment.api.powerplatform.com"

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import requests
-
-from leads.adapters.teams import TeamsWebhook
-from leads.adapters.webapi import RETRIED_STATUSES, new_session, send_retry_rules
+from leads.adapters.teams import TeamsWebhook, teams_session
 from leads.core.errors import TeamsError
 from leads.core.teams_card import probe_card
 from leads.core.webhooks import HOW_TO, LEGACY_HOST_SUFFIX, masked
@@ -51,9 +48,8 @@ def _check_channel(setting: str, url: str, post_card: bool, report: Report) -> N
     if not post_card:
         report(True, name, f"{masked(url)} is a Workflows webhook URL (add --teams-test-card to post a test card)")
         return
-    session: requests.Session = new_session(send_retry_rules(RETRIED_STATUSES))
     try:
-        confirmed = TeamsWebhook(url, session).post(probe_card(setting))
+        confirmed = TeamsWebhook(url, teams_session()).post(probe_card(setting))
     except TeamsError as exc:
         report(False, name, str(exc))
         return

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from leads.settings.reader import LOOPBACK_HOSTS, Reader, require_sign_in, sign_in_mode
+from leads.core.addresses import LOOPBACK_HOSTS
+from leads.settings.reader import Reader, require_sign_in, sign_in_mode
 
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 AuthMode = Literal["client_secret", "username_password", "managed_identity"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from leads.core.addresses import is_email_address, parse_addresses
-from leads.settings.reader import LOOPBACK_HOSTS, Reader, require_sign_in, sign_in_mode
+from leads.core.addresses import LOOPBACK_HOSTS, is_email_address, parse_addresses
+from leads.settings.reader import Reader, require_sign_in, sign_in_mode
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 MailTransport = Literal["graph", "smtp", "none"]

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from leads.settings.reader import LOOPBACK_HOSTS, Reader
+from leads.core.addresses import LOOPBACK_HOSTS
+from leads.settings.reader import Reader
 
 DEFAULT_TABLE = "MarketplaceLeads"  # the name public code reading the destination uses (REFERENCE.md §1.5)
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")

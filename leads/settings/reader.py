@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from leads.core.errors import RetryCannotHelp
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 AUTH_MODES = ("client_secret", "username_password", "managed_identity")
 
 

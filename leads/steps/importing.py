@@ -16,7 +16,7 @@ from datetime import datetime
 
 from leads.core import lead_row
 from leads.core.clock import now
-from leads.core.imported import ImportedLead, UnusableRow, imported_lead
+from leads.core.imported import ImportedLead, UnusableRow, contact_text, imported_lead
 from leads.core.matching import MATCH_KEY, stored_match_key
 from leads.steps.intake import admit
 from leads.steps.ports import LeadQueue, LeadStore
@@ -131,7 +131,9 @@ class Importer:
                 return imported_lead(row.fields)
             except UnusableRow as exc:
                 reason = str(exc)
-        report.unusable.append(Finding(row.where, reason, _contact_of(row.fields)))
+        fields = row.fields
+        name = " ".join(fields.get(part, "") for part in ("first_name", "last_name", "full_name"))
+        report.unusable.append(Finding(row.where, reason, contact_text(name, fields.get("email", ""))))
         return None
 
     def _compare(self, row: SourceRow, imported: ImportedLead, known: KnownLeads, report: ImportReport) -> None:
@@ -153,9 +155,3 @@ class Importer:
             report.stored += 1
             log.info("lead %s imported (%s)", lead_id, self.options.origin)
         report.new.append(Finding(row.where, lead_id, imported.contact))
-
-
-def _contact_of(fields: dict[str, str]) -> str:
-    name = " ".join(fields.get(part, "") for part in ("first_name", "last_name", "full_name")).split()
-    email = fields.get("email", "")
-    return " ".join(name) + (f" <{email}>" if email else "") or "(no contact details)"

@@ -207,7 +207,7 @@ class LeadProcessor:
         dues = [
             due
             for due in self._dues(lead_id, lead, received_at, state, alert=True, error=error)
-            if due.field.endswith("AlertedAt") and _field_channel(due.field) != broken
+            if due.field.endswith("AlertedAt") and lead_row.channel_of(due.field) != broken
         ]
         entity = self.store.get(lead_id) if dues else None
         if entity is None:
@@ -272,10 +272,6 @@ class _Refusing:
 
     def post(self, message: dict[str, Any]) -> bool:
         raise self.reason
-
-
-def _field_channel(field: str) -> str:
-    return "teams" if field.startswith("Teams") else "mail"
 
 
 def _channel(error: Exception) -> str:

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.standins.workflows import WorkflowsStandIn
-from leads.adapters.teams import TeamsWebhook
-from leads.adapters.webapi import RETRIED_STATUSES, new_session, send_retry_rules
+from leads.adapters.teams import TeamsWebhook, teams_session
 from leads.core.errors import TeamsRefused, TeamsUnavailable
 from leads.core.messages import DynamicsState
 from leads.core.payload import parse_lead
@@ -28,7 +27,7 @@ def workflows() -> Iterator[WorkflowsStandIn]:
 
 
 def webhook(url: str, read_timeout: float = 5) -> TeamsWebhook:
-    return TeamsWebhook(url, new_session(send_retry_rules(RETRIED_STATUSES)), timeout=(2, read_timeout))
+    return TeamsWebhook(url, teams_session(), timeout=(2, read_timeout))
 
 
 def posts(workflows: WorkflowsStandIn) -> int:
