@@ -156,21 +156,22 @@ def processor() -> LeadProcessor:
     return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer, router=router, teams=teams_channel)
 
 
-_channels: dict[str, TeamsWebhook | None] = {}
-
-
 def teams_channel(setting: str = "") -> TeamsWebhook | None:
     """The Teams channel whose webhook URL the app setting holds ("": TEAMS_WEBHOOK_URL); None when it is empty.
     One per setting for the process; a malformed URL raises SettingsError naming the setting."""
-    from leads.adapters.teams import TeamsWebhook
-    from leads.settings.teams import DEFAULT_SETTING, load_teams
+    from leads.settings.teams import DEFAULT_SETTING
 
-    name = setting or DEFAULT_SETTING
     with _creating:
-        if name not in _channels:
-            url = load_teams(setting=name).webhook_url
-            _channels[name] = TeamsWebhook(url, teams_session()) if url else None
-        return _channels[name]
+        return _teams_channel(setting or DEFAULT_SETTING)
+
+
+@cache
+def _teams_channel(setting: str) -> TeamsWebhook | None:
+    from leads.adapters.teams import TeamsWebhook
+    from leads.settings.teams import load_teams
+
+    url = load_teams(setting=setting).webhook_url
+    return TeamsWebhook(url, teams_session()) if url else None
 
 
 @_Once
@@ -209,4 +210,4 @@ def reset() -> None:
                    marketplace_table_settings, lead_table, lead_queue, http_session, mail_session, tokens, dataverse,
                    mailer, router, processor, table_follower, teams_session):  # fmt: skip
         cached.cache_clear()
-    _channels.clear()
+    _teams_channel.cache_clear()
