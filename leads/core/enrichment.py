@@ -46,6 +46,9 @@ class Enrichment:
     def bound(self, name: str, entity_set: str, record_id: str) -> Enrichment:
         return replace(self, bindings=self.bindings | {name: f"/{entity_set}({record_id})"})
 
+    def with_fact(self, fact: str) -> Enrichment:
+        return replace(self, facts=(*self.facts, fact))
+
     def noted(self, note: str) -> Enrichment:
         return replace(self, notes=(*self.notes, note))
 

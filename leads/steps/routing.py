@@ -122,7 +122,7 @@ class LeadRouter:
                 return replace(routed, enrichment=target, looked_up=routed.looked_up | {name: lookup})
             if lookup == routed.plan.mktcmpid_campaign:  # common: not every marketplace campaign is one in Dynamics
                 fact = f"Campaign: none in Dynamics has the code mktcmpid={lookup.value}"
-                enrichment = replace(enrichment, facts=(*enrichment.facts, fact))
+                enrichment = enrichment.with_fact(fact)
             else:
                 enrichment = enrichment.noted(f"{label}: no {_public(lookup)} in Dynamics, so no {BINDINGS[name]} set")
         return replace(routed, enrichment=enrichment)
@@ -135,15 +135,16 @@ class LeadRouter:
                 raise
             return enrichment.noted(f"existing contacts could not be looked up ({exc})")
         if not contacts:
-            return replace(enrichment, facts=(*enrichment.facts, "Existing contact: none with this email address"))
+            return enrichment.with_fact("Existing contact: none with this email address")
         if len(contacts) > 1:
-            fact = "Existing contact: several have this email address, so the lead is not linked to one"
-            return replace(enrichment, facts=(*enrichment.facts, fact))
+            return enrichment.with_fact(
+                "Existing contact: several have this email address, so the lead is not linked to one"
+            )
         [contact] = contacts
         linked = enrichment.bound("parentcontactid", "contacts", contact.contact_id)
         if contact.account_id:
             linked = linked.bound("parentaccountid", "accounts", contact.account_id)
-        return replace(linked, facts=(*linked.facts, "Existing contact: linked (one contact has this email address)"))
+        return linked.with_fact("Existing contact: linked (one contact has this email address)")
 
 
 def _public(lookup: Lookup) -> str:
