@@ -3,12 +3,17 @@
 AppSource and Azure Marketplace append them to offer links; a public receiver reports them arriving in
 ``Description`` as a JSON object, and query-string text occurs too (shared/REFERENCE.md §8.2). Parsing is
 lenient: whatever does not parse is simply not a parameter, and nothing here ever raises. Pure, no I/O.
+
+Every step here is linear in the Description's length (it can be ~64 KiB): the JSON object is the text from the
+first ``{`` to the last ``}`` (what a greedy regex from brace to brace matched, without the regex engine's
+retry from every ``{``), and a lead computes its parameters once (``Lead.campaign_parameters``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,7 +30,6 @@ COLUMNS = {
     "ocid": "CampaignOcid",
 }
 MAX_VALUE_CHARS = 200
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 # key=value pairs of the known parameters anywhere in the text (a URL, a bare query string, a sentence).
 _PAIR = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(COLUMNS) + r")=([^&\s#]*)", re.IGNORECASE)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -38,22 +42,22 @@ def parameters(description: str) -> dict[str, str]:
     return {name: cleaned[name] for name in COLUMNS if cleaned.get(name)}
 
 
-def row_columns(description: str) -> dict[str, str]:
+def row_columns(found: Mapping[str, str]) -> dict[str, str]:
     """The lead table columns for the parameters found (none when there are none)."""
-    return {COLUMNS[name]: value for name, value in parameters(description).items()}
+    return {COLUMNS[name]: value for name, value in found.items()}
 
 
-def summary(found: dict[str, str]) -> str:
+def summary(found: Mapping[str, str]) -> str:
     """``mktcmpid=abc; utm_source=newsletter`` for the mail and the Dynamics description."""
     return "; ".join(f"{name}={value}" for name, value in found.items())
 
 
 def _from_json(text: str) -> dict[str, str]:
-    match = _JSON_OBJECT.search(text)
-    if match is None:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
         return {}
     try:
-        document: Any = json.loads(match.group(0))
+        document: Any = json.loads(text[start : end + 1])
     except (ValueError, RecursionError):
         return {}
     if not isinstance(document, dict):

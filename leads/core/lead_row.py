@@ -69,7 +69,8 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "ReceivedAt": received_at,
         "UpdatedAt": received_at,
     }
-    entity.update(campaign.row_columns(lead.description))  # CampaignMktcmpid, CampaignUtmSource…: only those found
+    # CampaignMktcmpid, CampaignUtmSource…: only those found
+    entity.update(campaign.row_columns(lead.campaign_parameters))
     entity.update(raw_payload_properties(lead.raw))
     return entity
 

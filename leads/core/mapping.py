@@ -64,7 +64,7 @@ def description(lead: Lead, received_at: datetime, more_facts: tuple[str, ...] =
         f"Action: {cut(lead.action, 100) or 'not given'}",
         f"Offer: {cut(lead.offer_title, 300) or 'not given'} ({cut(lead.lead_source.offer_id, 300) or 'no offer id'})",
     ]
-    if parameters := campaign.parameters(lead.description):
+    if parameters := lead.campaign_parameters:
         facts.append(f"Campaign parameters: {cut(campaign.summary(parameters), 500)}")
     facts += more_facts
     if lead.is_test:

@@ -105,7 +105,7 @@ def _rows(lead: Lead, received_at: datetime) -> list[_Row]:
         _Row("Received", utc_text(received_at)),
         _Row("Lead id", one_line(lead.lead_id)),
     ]
-    if parameters := campaign.parameters(lead.description):
+    if parameters := lead.campaign_parameters:
         rows.insert(-2, _Row("Campaign", one_line(campaign.summary(parameters))))
     return rows
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from leads.core import campaign
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32  # a lead is two levels deep; this keeps recursive processing safe
@@ -78,6 +81,12 @@ class Lead:
     def action(self) -> str:
         """The action the customer took: ActionCode, else the one in LeadSource."""
         return self.action_code or self.lead_source.action
+
+    @cached_property
+    def campaign_parameters(self) -> Mapping[str, str]:
+        """The offer link's campaign parameters in the Description (core/campaign.py), worked out once per lead:
+        the row, the routing plan, the Dynamics description, the mail and the card all ask for them."""
+        return campaign.parameters(self.description)
 
 
 def parse_lead_source(value: str) -> LeadSource:

@@ -8,6 +8,7 @@ What a rule names in Dynamics (a user, a team, a campaign) is a ``Lookup``: the 
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -119,7 +120,7 @@ class Plan:
     """What routing asks for one lead, before anything is looked up in Dynamics."""
 
     rule: Rule | None
-    campaign_parameters: dict[str, str]
+    campaign_parameters: Mapping[str, str]
     owner: Lookup | None = None
     mktcmpid_campaign: Lookup | None = None  # the campaign whose code is the lead's mktcmpid, when the rule asks
     columns: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +137,7 @@ class Plan:
 
 
 def plan(rules: RoutingRules | None, lead: Lead, received_at: datetime) -> Plan:
-    found = campaign.parameters(lead.description)
+    found = lead.campaign_parameters
     rule = rules.match(lead) if rules is not None else None
     if rule is None:
         return Plan(None, found)
@@ -150,7 +151,7 @@ def plan(rules: RoutingRules | None, lead: Lead, received_at: datetime) -> Plan:
     return Plan(rule, found, rule.owner, from_mktcmpid, columns)
 
 
-def template_values(lead: Lead, received_at: datetime, found: dict[str, str]) -> dict[str, str]:
+def template_values(lead: Lead, received_at: datetime, found: Mapping[str, str]) -> dict[str, str]:
     source = lead.lead_source.source
     values = {
         "lead_id": lead.lead_id,

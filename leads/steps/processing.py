@@ -229,7 +229,7 @@ class LeadProcessor:
             if alert:
                 dues.append(Due("AlertedAt", lambda: mailer.send(_alert(lead_id, lead, error, received_at))))
         if (channel := self._teams_channel(lead)) is not None:
-            found = campaign.summary(campaign.parameters(lead.description))
+            found = campaign.summary(lead.campaign_parameters)
             dues.append(Due("TeamsNotifiedAt", lambda: channel.post(lead_card(lead, received_at, state, found))))
             if alert:
                 card = failure_card(lead_id, lead.offer_title, lead.is_test, error, received_at)

@@ -1,10 +1,16 @@
+import time
+from collections.abc import Callable
+
+import pytest
+
 from leads.core import campaign
 from leads.core.lead_row import new_entity
 from leads.core.mapping import to_dataverse
 from leads.core.messages import DynamicsState, lead_notification
-from leads.core.payload import parse_lead
+from leads.core.payload import MAX_BODY_BYTES, decode_body, parse_lead
+from leads.core.teams_card import lead_card
 from tests.core.test_mapping import RECEIVED
-from tests.leadsamples import marketplace_lead
+from tests.leadsamples import body, marketplace_lead
 
 
 def test_json_object_in_the_description() -> None:
@@ -48,3 +54,67 @@ def test_kept_as_row_columns_and_shown_in_the_mail_and_dynamics() -> None:
     plain = parse_lead(marketplace_lead())
     assert "Campaign" not in lead_notification(plain, RECEIVED, DynamicsState("held")).text
     assert not any(name.startswith("Campaign") for name in new_entity(plain, RECEIVED))
+
+
+def test_the_json_object_is_what_a_greedy_match_from_the_first_brace_to_the_last_finds() -> None:
+    import re
+
+    greedy = re.compile(r"\{.*\}", re.DOTALL)  # the former parser, as the reference for what is found
+    for text in ('a {"mktcmpid":"x"} b', '{x} {"mktcmpid":"y"}', '{"mktcmpid":"z"} }', "}{", "{", '{"src": 1}'):
+        match = greedy.search(text)
+        expected = campaign._from_json(match.group(0)) if match else {}
+        assert campaign._from_json(text) == expected
+
+
+HOSTILE_DESCRIPTIONS = {
+    "many opening braces": "{" * 70_000,
+    "braces then one closing": "{" * 70_000 + "}",
+    "nested JSON keys": '{"a":' * 14_000,
+    "parameter names without values": "mktcmpid=&" * 7_000,
+}
+
+
+def _largest_body(description: str) -> bytes:
+    """The lead with ``description`` cut to the longest start that keeps the body within what intake accepts."""
+    low, high = 0, len(description)
+    while low < high:  # the longest prefix whose JSON-encoded body fits MAX_BODY_BYTES
+        middle = (low + high + 1) // 2
+        if len(body(marketplace_lead(Description=description[:middle]))) <= MAX_BODY_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    return body(marketplace_lead(Description=description[:low]))
+
+
+def _every_use_of_the_parameters(raw: bytes) -> None:
+    """What intake and one delivery do with a lead's campaign parameters: the row, Dynamics, the mail, the card."""
+    lead = parse_lead(decode_body(raw))
+    new_entity(lead, RECEIVED)
+    to_dataverse(lead, RECEIVED)
+    lead_notification(lead, RECEIVED, DynamicsState("held"))
+    lead_card(lead, RECEIVED, DynamicsState("held"), campaign.summary(lead.campaign_parameters))
+
+
+def _fastest_of(runs: int, work: Callable[[], None]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE_DESCRIPTIONS))
+def test_a_hostile_description_costs_about_what_a_plain_one_of_the_same_size_costs(shape: str) -> None:
+    # The former regex took ~2.6 s on 64 KiB of "{" (quadratic); linear parsing keeps it near a plain text.
+    hostile, plain = _largest_body(HOSTILE_DESCRIPTIONS[shape]), _largest_body("x" * MAX_BODY_BYTES)
+    assert MAX_BODY_BYTES - 8 < len(hostile) <= MAX_BODY_BYTES and len(plain) == MAX_BODY_BYTES
+    plain_time = _fastest_of(5, lambda: _every_use_of_the_parameters(plain))
+    hostile_time = _fastest_of(5, lambda: _every_use_of_the_parameters(hostile))
+    assert hostile_time < 5 * plain_time + 0.005, (shape, hostile_time, plain_time)
+
+
+def test_a_lead_works_out_its_parameters_once() -> None:
+    lead = parse_lead(marketplace_lead(Description='{"mktcmpid":"cmp-42"}'))
+    assert lead.campaign_parameters is lead.campaign_parameters
+    assert dict(lead.campaign_parameters) == {"mktcmpid": "cmp-42"}
