@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from leads.core.errors import LeadChanged
+from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import keys_for
 from leads.core.messages import Email
 
@@ -30,22 +30,35 @@ class MemoryLeadStore:
         self.writes = 0
         self._version = 0
         self._lock = threading.Lock()
+        # Faults, as storage and the SDK produce them. ``unavailable``: the next writes fail before reaching the
+        # table (StorageUnavailable, as the adapter raises once the SDK's retries are spent). ``answers_lost``: the
+        # next writes go through but their answer is lost, so the SDK sends them again: an insert then meets 409
+        # (False), a conditional update 412 (LeadChanged), an unconditional one simply succeeds again.
+        self.unavailable = 0
+        self.answers_lost = 0
+        self.after_get: Callable[[], None] | None = None  # runs once, after the next get (another worker acting)
 
     def insert(self, entity: dict[str, Any]) -> bool:
         with self._lock:
+            self._maybe_unavailable()
             key = (entity["PartitionKey"], entity["RowKey"])
             if key in self.rows:
                 return False
             self.rows[key] = self._stamped(entity)
-            return True
+            return not self._answer_lost()
 
     def get(self, lead_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self.rows.get(keys_for(lead_id))
-            return copy.deepcopy(row) if row is not None else None
+            found = copy.deepcopy(row) if row is not None else None
+        if self.after_get is not None:
+            meanwhile, self.after_get = self.after_get, None
+            meanwhile()
+        return found
 
     def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
         with self._lock:
+            self._maybe_unavailable()
             key = keys_for(lead_id)
             row = self.rows.get(key)
             if row is None:  # MERGE of a missing entity: the service answers 404
@@ -53,7 +66,20 @@ class MemoryLeadStore:
             if etag is not None and row["_etag"] != etag:
                 raise LeadChanged(lead_id)
             self.rows[key] = self._stamped(row | changes)
+            if self._answer_lost() and etag is not None:
+                raise LeadChanged(lead_id)  # the SDK's retry of a write that went through, with the old ETag
             return str(self.rows[key]["_etag"])
+
+    def _maybe_unavailable(self) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise StorageUnavailable("table leads: ServiceRequestError")
+
+    def _answer_lost(self) -> bool:
+        if self.answers_lost:
+            self.answers_lost -= 1
+            return True
+        return False
 
     def query(
         self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None
@@ -111,8 +137,12 @@ class RecordingMailer:
     def __init__(self) -> None:
         self.sent: list[Email] = []
         self.fail: Exception | None = None
+        self.during_send: Callable[[], None] | None = None  # runs once, while the next mail is being sent
 
     def send(self, email: Email) -> None:
+        if self.during_send is not None:
+            meanwhile, self.during_send = self.during_send, None
+            meanwhile()
         if self.fail is not None:
             raise self.fail
         self.sent.append(email)

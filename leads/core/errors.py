@@ -42,6 +42,12 @@ class ClaimBusy(TryAgainLater):
     """Another worker is sending this lead's notifications; the queue delivers the message again later."""
 
 
+class DeliveryFailed(TryAgainLater):
+    """What leaves the queue function when a delivery failed: the lead id and what went wrong, with the lead's
+    personal data taken out (the Functions host logs it with its traceback), and no cause chained. The queue
+    delivers the message again; the poison queue takes over after the last attempt."""
+
+
 # --- signing in to Entra ID ---------------------------------------------------------------------------
 
 

@@ -156,6 +156,17 @@ def finished(status: Status, now: datetime) -> dict[str, Any]:
     return changes
 
 
+def may_become(current: str, new: Status) -> bool:
+    """Whether a lead whose Status is ``current`` may change to ``new``. A lead that is done stays done: a stale
+    poison message, a late worker or a replay never fails it or sends it round again. Done may follow anything
+    (the lead is in Dynamics and its contacts told, whatever was believed before); held only follows received."""
+    if new == Status.DONE:
+        return True
+    if current == Status.DONE:
+        return False
+    return new != Status.HELD or current in ("", Status.RECEIVED, Status.HELD)
+
+
 def gave_up(reason: str, last_error: str, now: datetime) -> dict[str, Any]:
     """The lead exhausted its retries (poison queue): failed, saying why and what went wrong last."""
     error = f"{reason}; last error: {last_error or 'no error was recorded'}"[:MAX_ERROR_CHARS]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from leads.core import clock, lead_row
 from leads.ops.common import FAIL, PASS, SKIP
+from leads.steps.notify import Stop, write_decided
 from leads.steps.ports import LeadQueue, LeadStore
 
 
@@ -24,17 +25,25 @@ def replay(table: LeadStore, queue: LeadQueue, lead_ids: Iterable[str], statuses
             print(f"{FAIL} {lead_id}: no such lead", file=out)
             missing += 1
             continue
-        changes = lead_row.replayed(entity, clock.now())
-        if changes is None:
+        was = entity.get("Status")
+
+        def back_to_received(current: dict[str, Any]) -> dict[str, Any]:
+            changes = lead_row.replayed(current, clock.now())
+            if changes is None:
+                raise Stop  # done, perhaps since it was chosen
+            return changes
+
+        try:  # under the ETag: a lead that a worker finishes meanwhile is read again, and left done
+            write_decided(table, lead_id, entity, back_to_received)
+        except Stop:
             print(f"{SKIP} {lead_id}: already done, nothing to replay", file=out)
             unchanged += 1
             continue
-        table.update(lead_id, changes)
         queue.send(lead_row.queue_message(lead_id))
         replayed += 1
         if len(chosen) > 10 and (index % 50 == 0 or index == len(chosen)):
             print(f"  {index}/{len(chosen)}", file=out, flush=True)
         elif len(chosen) <= 10:
-            print(f"{PASS} {lead_id}: enqueued again (was {entity.get('Status')})", file=out)
+            print(f"{PASS} {lead_id}: enqueued again (was {was})", file=out)
     print(f"replayed {replayed}, already done {unchanged}, not found {missing}", file=out)
     return 1 if missing else 0

@@ -10,17 +10,21 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from leads.core import events, lead_row
 from leads.core.errors import StorageUnavailable
+from leads.core.lead_row import Status
 from leads.core.payload import InvalidLead, decode_body, parse_lead
 from leads.settings import SettingsError
 from leads.steps.ports import LeadQueue, LeadStore
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
+# A repeat of a lead that has waited in `received` this long enqueues it again: its first message was lost, or never
+# sent (a lead is normally processed within seconds; reconciliation would find it only after its grace period).
+STRANDED_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,32 @@ def receive(body: bytes, table: LeadStore, queue: LeadQueue, received_at: dateti
 
 
 def admit(lead_id: str, entity: dict[str, Any], table: LeadStore, queue: LeadQueue) -> bool:
-    """Store a lead's row and enqueue it: False (and nothing done) when the lead is stored already.
-    StorageUnavailable when it could not be stored; a queue that is down is left to reconciliation."""
-    if not table.insert(entity):
+    """Store a lead's row and enqueue it: False when the lead was stored already (a repeat).
+    StorageUnavailable when it could not be stored; a queue that is down is left to reconciliation.
+
+    A row that is there already can be our own: an insert that went through but whose answer was lost (a 500, a
+    time-out) is retried by the storage SDK, and the retry gets 409. The row then carries this entity's own times.
+    Either way, a lead still waiting in `received` whose message may never have been sent (that lost answer, a
+    crash before enqueueing, a queue that was down) is enqueued now rather than at the next reconciliation."""
+    if table.insert(entity):
+        _enqueue(lead_id, queue)
+        return True
+    existing = table.get(lead_id)
+    if existing is None:  # removed meanwhile (erased): nothing to enqueue
         return False
+    ours = all(existing.get(name) == entity[name] for name in ("ReceivedAt", "UpdatedAt"))
+    waiting = existing.get("Status") == Status.RECEIVED and existing.get("UpdatedAt") is not None
+    if ours or (waiting and entity["UpdatedAt"] - existing["UpdatedAt"] > STRANDED_AFTER):
+        _enqueue(lead_id, queue)
+    return ours
+
+
+def _enqueue(lead_id: str, queue: LeadQueue) -> None:
     try:
         queue.send(lead_row.queue_message(lead_id))
     except StorageUnavailable:
         # The lead is safely stored: the reconciliation timer enqueues leads left in `received`.
         log.warning("lead %s stored but not enqueued (queue unavailable); reconciliation will enqueue it", lead_id)
-    return True
 
 
 def answer(

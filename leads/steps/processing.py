@@ -20,6 +20,8 @@ was); RetryCannotHelp fails the lead.
 from __future__ import annotations
 
 import logging
+import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,13 +31,22 @@ from leads.core import campaign, events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.enrichment import refused_binding
-from leads.core.errors import DataverseError, MailError, RetryCannotHelp, TeamsError, TeamsRefused
+from leads.core.errors import (
+    ClaimBusy,
+    DataverseError,
+    DeliveryFailed,
+    LeadsError,
+    MailError,
+    RetryCannotHelp,
+    TeamsError,
+    TeamsRefused,
+)
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
 from leads.core.teams_card import failure_card, lead_card
 from leads.settings import DynamicsSettings, SettingsError
-from leads.steps.notify import CLAIM, Due, SendOnce
+from leads.steps.notify import Delivery, Due, Stop, first_error, is_claimed_by_another, write_decided
 from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
 from leads.steps.routing import LeadRouter
 
@@ -56,6 +67,7 @@ class LeadProcessor:
     clock: Callable[[], datetime] = now
     router: Callable[[], LeadRouter | None] = lambda: None  # no routing rules, no contact linking
     teams: Callable[[str], CardPoster | None] = lambda setting: None  # the channel an app setting names ("": default)
+    sleep: Callable[[float], None] = time.sleep  # between attempts to record a sent message (steps/notify.py)
 
     def process_message(self, text: str) -> None:
         try:
@@ -76,38 +88,64 @@ class LeadProcessor:
             return
         try:
             self._process(lead_id, entity)
+        except Stop:
+            log.info("lead %s: finished by another worker meanwhile; nothing to do", lead_id)
+        except ClaimBusy:
+            # Not an error of the lead's: another worker is sending. The queue delivers this message again later,
+            # when that worker has finished the lead (or its claim expired).
+            log.info("lead %s: another worker is sending its notifications; the queue tries again later", lead_id)
+            raise ClaimBusy(f"lead {lead_id}: another worker is sending its notifications") from None
         except Exception as exc:
-            self._note_error(lead_id, exc, entity)
-            raise
+            text = self._note_error(lead_id, exc, entity)
+            # The host logs what leaves the function, with its traceback and chained causes: only the redacted text
+            # leaves, the original (which may quote the lead's values) stays behind.
+            raise DeliveryFailed(f"lead {lead_id}: {text}") from None
 
     def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
         lead = lead_row.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
-        changes: dict[str, Any] = {}  # written together with the mail claim, or at the end
-        status, state = self._to_dynamics(lead_id, lead, received_at, entity, changes)
+        facts: dict[str, Any] = {}  # what was learnt (the Dynamics id…): written with the claim, or at the end
+        status, state = self._to_dynamics(lead_id, lead, received_at, entity, facts)
+        error = state.error
         dues = self._dues(lead_id, lead, received_at, state, alert=status == Status.FAILED)
-        try:
-            changes |= SendOnce(self.store, self.clock).send(lead_id, entity, dues, changes)
-        except RetryCannotHelp as exc:
-            # A mail or Teams setting is wrong (permission, mailbox, deleted workflow): retrying cannot help until
-            # someone fixes it. The lead fails, `status` says why, and `replay --failed` sends what is missing once
-            # it is fixed (never Dynamics again, nor a channel that already had it).
-            status = Status.FAILED
-            changes["LastError"] = f"{_channel(exc)}: {exc}"[:MAX_ERROR_CHARS]
-            log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, exc)
-            changes |= self._alert_elsewhere(lead_id, lead, received_at, changes["LastError"], _channel(exc))
-        changes |= lead_row.finished(status, self.clock()) | {CLAIM: ""}
-        if status != Status.FAILED and state.notes:  # created, but without something routing asked for
-            changes["LastError"] = ("routing: " + "; ".join(state.notes))[:MAX_ERROR_CHARS]
-        self.store.update(lead_id, changes)
+        delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
+        if any(lead_row.notification_due(entity, due.field) for due in dues):
+            due = delivery.claim(dues, facts, wanted=lambda current: current.get("Status") != Status.DONE)
+            if errors := delivery.send(due):
+                failure = first_error(errors)
+                if not isinstance(failure, RetryCannotHelp):
+                    delivery.release()  # what went out is recorded; the next delivery sends what is missing
+                    raise failure
+                # A mail or Teams setting is wrong (permission, mailbox, deleted workflow): retrying cannot help
+                # until someone fixes it. The lead fails, `status` says why, and `replay --failed` sends what is
+                # missing once it is fixed (never Dynamics again, nor a channel that already had it).
+                status, error = Status.FAILED, _without_personal_data(f"{_channel(failure)}: {failure}", lead)
+                log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, error)
+                delivery.send(self._alerts_elsewhere(lead_id, lead, received_at, error, _channel(failure), delivery))
+        notes = state.notes
+
+        def settle(current: dict[str, Any]) -> dict[str, Any]:
+            changes = lead_row.finished(status, self.clock())
+            if status == Status.FAILED:
+                changes["LastError"] = error[:MAX_ERROR_CHARS]
+            elif notes:  # created, but without something routing asked for
+                changes["LastError"] = ("routing: " + "; ".join(notes))[:MAX_ERROR_CHARS]
+            return changes
+
+        delivery.finish(facts, settle)
+        final = delivery.entity
         log.info(
-            "lead %s %s", lead_id, status.value, extra=events.finished(entity, status, changes.get("LastError", ""))
+            "lead %s %s",
+            lead_id,
+            final.get("Status", status.value),
+            extra=events.finished(final, Status(final.get("Status") or status), final.get("LastError", "")),
         )
 
     def _to_dynamics(
-        self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], changes: dict[str, Any]
+        self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], facts: dict[str, Any]
     ) -> tuple[Status, DynamicsState]:
-        """Create the lead in Dynamics unless it is there or Dynamics is off; what to record goes in ``changes``."""
+        """Create the lead in Dynamics unless it is there or Dynamics is off; what was learnt goes in ``facts``.
+        A refusal's text (without the lead's personal data) is in the state's ``error``."""
         dynamics = self.dynamics_settings()
         if entity.get("DynamicsLeadId"):
             notes = tuple(filter(None, entity.get(NOTES, "").split("\n")))
@@ -120,13 +158,12 @@ class LeadProcessor:
             created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
         except RetryCannotHelp as exc:
             error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
-            changes["LastError"] = error
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
             return Status.FAILED, DynamicsState("failed", error=error)
-        changes |= {"DynamicsLeadId": dynamics_lead_id, "DynamicsAt": self.clock()}
+        facts |= {"DynamicsLeadId": dynamics_lead_id, "DynamicsAt": self.clock()}
         notes = tuple(_without_personal_data(note, lead) for note in notes)
         if notes:
-            changes[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
+            facts[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
         verb = "created in" if created else "already in"
         log.info(
             "lead %s %s Dynamics as %s", lead_id, verb, dynamics_lead_id, extra=events.in_dynamics(entity, self.clock())
@@ -163,7 +200,11 @@ class LeadProcessor:
 
     def give_up(self, lead_id: str, reason: str) -> None:
         """For the poison queue: the lead exhausted its retries. Mark it failed, and make sure the contacts hear
-        of it: the lead itself (if it has not gone out yet: they must not miss it) and the failure alert."""
+        of it: the lead itself (if it has not gone out yet: they must not miss it) and the failure alert.
+
+        A poison message can be stale: another message for the same lead (the reconcile's, a replay's) may have
+        finished it, or be sending it right now. A lead that is done is left done, and a live claim is left to its
+        worker (which finishes the lead, or whose claim expires and the reconcile enqueues the lead again)."""
         entity = self.store.get(lead_id)
         if entity is None:
             log.error("poison message for unknown lead %s", lead_id)
@@ -171,21 +212,21 @@ class LeadProcessor:
         log.warning("lead %s: retries exhausted (poison queue)", lead_id, extra=events.poisoned(entity))
         if entity.get("Status") == Status.DONE:
             return
+        now = self.clock()
         if entity.get("Status") == Status.FAILED:
             error = entity.get("LastError") or reason  # a second poison message: the first one said why
         else:
-            failed = lead_row.gave_up(reason, entity.get("LastError") or "", self.clock())
-            error = failed["LastError"]
-            entity |= failed | {"_etag": self.store.update(lead_id, failed)}
-            log.error("lead %s failed: %s", lead_id, reason, extra=events.finished(entity, Status.FAILED, error))
+            error = lead_row.gave_up(reason, entity.get("LastError") or "", now)["LastError"]
         try:
-            self._alert_contacts(lead_id, entity, error)
-        except Exception:
-            # The lead is marked failed and `status` shows it; raising would only make the host retry this poison
-            # message when its lock expires, with the same outcome.
-            log.exception("lead %s: the failure mail could not be sent", lead_id)
+            self._fail_and_alert(lead_id, entity, reason, error)
+        except Stop:
+            log.info("lead %s: done, or being sent by another worker; the poison message is left alone", lead_id)
+        except Exception as exc:
+            # `status` shows the lead; raising would only make the host retry this poison message when its lock
+            # expires, with the same outcome.
+            log.error("lead %s: the failure could not be recorded or alerted (%s)", lead_id, type(exc).__name__)
 
-    def _alert_contacts(self, lead_id: str, entity: dict[str, Any], error: str) -> None:
+    def _fail_and_alert(self, lead_id: str, entity: dict[str, Any], reason: str, error: str) -> None:
         lead = lead_row.lead_from_entity(entity)
         received_at = entity.get("ReceivedAt") or self.clock()
         if entity.get("DynamicsLeadId"):
@@ -193,30 +234,36 @@ class LeadProcessor:
         else:
             state = DynamicsState("failed", error=error)
         dues = self._dues(lead_id, lead, received_at, state, alert=True)
-        # A claim left by a worker that died must not hold these back: this is the last word on the lead.
-        sent = SendOnce(self.store, self.clock).send(lead_id, entity, dues, {}, defer=False)
-        if sent:
-            self.store.update(lead_id, sent | {CLAIM: ""})
+        delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
 
-    def _alert_elsewhere(
-        self, lead_id: str, lead: Lead, received_at: datetime, error: str, broken: str
-    ) -> dict[str, Any]:
+        def unless_done_or_being_sent(current: dict[str, Any]) -> bool:
+            return current.get("Status") != Status.DONE and not is_claimed_by_another(
+                current, delivery.token, self.clock()
+            )
+
+        def failed(current: dict[str, Any]) -> dict[str, Any]:
+            if current.get("Status") == Status.FAILED:
+                return {}
+            return lead_row.gave_up(reason, current.get("LastError") or "", self.clock())
+
+        due = delivery.claim(dues, {}, wanted=unless_done_or_being_sent, status=failed)
+        log.error("lead %s failed: %s", lead_id, reason, extra=events.finished(entity, Status.FAILED, error))
+        delivery.send(due)
+        delivery.release()
+
+    def _alerts_elsewhere(
+        self, lead_id: str, lead: Lead, received_at: datetime, error: str, broken: str, delivery: Delivery
+    ) -> list[Due]:
         """A channel's setting is wrong: the failure alert goes out on the channels that still work, so someone
-        hears of it (with none left, `status` and the Azure Monitor alerts still show it). Never raises."""
+        hears of it (with none left, `status` and the Azure Monitor alerts still show it)."""
         state = DynamicsState("failed", error=error)
-        dues = [
+        return [
             due
             for due in self._dues(lead_id, lead, received_at, state, alert=True, error=error)
-            if due.field.endswith("AlertedAt") and lead_row.channel_of(due.field) != broken
+            if due.field.endswith("AlertedAt")
+            and lead_row.channel_of(due.field) != broken
+            and lead_row.notification_due(delivery.entity, due.field)
         ]
-        entity = self.store.get(lead_id) if dues else None
-        if entity is None:
-            return {}
-        try:
-            return SendOnce(self.store, self.clock).send(lead_id, entity, dues, {}, defer=False)
-        except Exception as exc:
-            log.warning("lead %s: the failure alert could not be sent either (%s)", lead_id, type(exc).__name__)
-            return {}
 
     def _dues(
         self, lead_id: str, lead: Lead, received_at: datetime, state: DynamicsState, alert: bool, error: str = ""
@@ -245,19 +292,28 @@ class LeadProcessor:
         except SettingsError as exc:
             return _Refusing(TeamsRefused("; ".join(exc.problems)))
 
-    def _note_error(self, lead_id: str, error: Exception, entity: dict[str, Any]) -> None:
+    def _note_error(self, lead_id: str, error: Exception, entity: dict[str, Any]) -> str:
         """Keep what went wrong on the entity (for `status` and the poison handler), without the lead's contact
-        details (a service's message may quote them); never raises."""
+        details (a service's message may quote them), unless another worker finished the lead meanwhile; returns
+        the text kept. Never raises."""
         text = _error_text(error)
         try:
             text = _without_personal_data(text, lead_row.lead_from_entity(entity))
         except Exception:
             text = without_addresses(text)
+        if not isinstance(error, LeadsError):  # a bug: where it happened, without the message (it may quote values)
+            where = "".join(traceback.format_tb(error.__traceback__))
+            log.error("lead %s: unexpected %s\n%s", lead_id, type(error).__name__, where)
         log.warning("lead %s will be retried: %s", lead_id, text)
+
+        def unless_finished(current: dict[str, Any]) -> dict[str, Any]:
+            return {} if lead_row.is_finished(current) else {"LastError": text, "UpdatedAt": self.clock()}
+
         try:
-            self.store.update(lead_id, {"LastError": text, "UpdatedAt": self.clock()})
+            write_decided(self.store, lead_id, entity, unless_finished)
         except Exception:
-            log.warning("lead %s: could not record the error", lead_id, exc_info=True)
+            log.warning("lead %s: could not record the error (%s)", lead_id, type(error).__name__)
+        return text
 
 
 def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:

@@ -31,9 +31,7 @@ def reconcile(table: LeadStore, queue: LeadQueue, grace: timedelta, clock: Calla
     enqueued = []
     for entity in stranded:
         lead_id = entity["RowKey"]
-        try:
-            table.update(lead_id, {"UpdatedAt": clock()}, etag=entity["_etag"])
-        except LeadChanged:
+        if not _claimed(table, lead_id, entity["_etag"], clock()):
             continue  # another instance (or the lead's own processing) got there first
         try:
             queue.send(lead_row.queue_message(lead_id))
@@ -43,3 +41,14 @@ def reconcile(table: LeadStore, queue: LeadQueue, grace: timedelta, clock: Calla
         log.warning("lead %s was stranded in 'received'; enqueued again", lead_id, extra=events.reenqueued(entity))
         enqueued.append(lead_id)
     return enqueued
+
+
+def _claimed(table: LeadStore, lead_id: str, etag: str, stamp: datetime) -> bool:
+    """Claim the re-enqueue by writing ``stamp`` under the ETag. A 412 can also answer our own write, when it went
+    through but its answer was lost and the storage SDK retried it: the stamp (to the microsecond) says whose it is."""
+    try:
+        table.update(lead_id, {"UpdatedAt": stamp}, etag=etag)
+    except LeadChanged:
+        found = table.get(lead_id)
+        return found is not None and found.get("UpdatedAt") == stamp and found.get("Status") == Status.RECEIVED
+    return True

@@ -12,7 +12,7 @@ import pytest
 
 from leads.core import events, lead_row
 from leads.core.clock import now
-from leads.core.errors import DataverseRejected, DataverseUnavailable, MailRefused
+from leads.core.errors import DataverseRejected, DataverseUnavailable, DeliveryFailed, MailRefused
 from leads.core.payload import parse_lead
 from leads.steps import intake
 from leads.steps.reconcile import reconcile
@@ -105,7 +105,7 @@ def test_a_poisoned_lead_logs_poisoned_and_failed_with_the_last_error_class(
 ) -> None:
     lead_id = stored(doubles)
     doubles[1].fail = DataverseUnavailable(503, "", "Service Unavailable")
-    with pytest.raises(DataverseUnavailable):
+    with pytest.raises(DeliveryFailed, match="DataverseUnavailable"):
         processor(doubles).process(lead_id)
     processor(doubles).give_up(lead_id, "gave up: every delivery failed")
     names = [e[events.EVENT] for e in logged(caplog)]

@@ -18,7 +18,7 @@ from leads import runtime
 from leads.adapters.dataverse import Dataverse
 from leads.adapters.lead_table import LeadTable
 from leads.core import lead_row, mapping
-from leads.core.errors import MailError
+from leads.core.errors import DeliveryFailed
 from leads.settings import StorageSettings
 from leads.steps.processing import LeadProcessor
 from tests.leadsamples import body, marketplace_lead, validation_lead
@@ -275,7 +275,7 @@ def test_disabled_dynamics_holds_the_lead_and_still_mails(
 def test_mail_failure_retries_without_a_second_dynamics_write(app_env: dict[str, str], standins: StandIns) -> None:
     lead_id = post(marketplace_lead())
     standins.graph.fail_next(503, times=10)
-    with pytest.raises(MailError):
+    with pytest.raises(DeliveryFailed, match="Mail"):
         process(message(lead_id))
     assert entity(lead_id)["DynamicsLeadId"]
     assert entity(lead_id)["Status"] == "received"

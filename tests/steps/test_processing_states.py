@@ -14,6 +14,7 @@ from leads.core.errors import (
     ClaimBusy,
     DataverseRejected,
     DataverseUnavailable,
+    DeliveryFailed,
     LeadChanged,
     MailRefused,
     MailUnavailable,
@@ -90,7 +91,7 @@ def test_the_dynamics_time_is_written_with_the_dynamics_id_and_kept_on_redeliver
     lead_id = stored(world)
     in_dynamics = clock.moment
     mailer.fail = MailUnavailable("Graph: 503")
-    with pytest.raises(MailUnavailable):
+    with pytest.raises(DeliveryFailed, match="MailUnavailable"):
         processor(world).process(lead_id)
     first = row(world, lead_id)
     assert first["DynamicsLeadId"] and first["DynamicsAt"] == in_dynamics and "NotifiedAt" not in first
@@ -118,7 +119,7 @@ def test_held_when_dynamics_is_off_and_the_mail_still_goes(world: Any) -> None:
 def test_try_again_later_raises_and_keeps_the_reason(world: Any) -> None:
     lead_id = stored(world)
     world[1].fail = DataverseUnavailable(503, "", "Service Unavailable")
-    with pytest.raises(DataverseUnavailable):
+    with pytest.raises(DeliveryFailed, match="DataverseUnavailable"):
         processor(world).process(lead_id)
     kept = row(world, lead_id)
     assert kept["Status"] == "received" and kept["LastError"].startswith("DataverseUnavailable: 503")
@@ -184,19 +185,28 @@ def test_a_failed_send_records_what_went_out_and_releases_the_claim(world: Any) 
         sent.append(email)
 
     world[2].send = send_once_then_fail
-    with pytest.raises(DataverseUnavailable):
+    with pytest.raises(DeliveryFailed, match="DataverseUnavailable"):
         processor(world).process(lead_id)
     kept = row(world, lead_id)
     assert kept["NotifiedAt"] and not kept.get("AlertedAt") and not kept[CLAIM]
 
 
-def test_giving_up_marks_failed_and_sends_both_messages_once_despite_a_live_claim(world: Any) -> None:
-    lead_id = stored(world, **{CLAIM: "stuck", f"{CLAIM}At": Clock()(), "LastError": "ClaimBusy: busy"})
+def test_giving_up_leaves_a_live_claim_to_its_worker(world: Any) -> None:
+    """A stale poison message must not fail a lead that another worker is sending right now, nor send it twice."""
+    lead_id = stored(world, **{CLAIM: "live", f"{CLAIM}At": Clock()(), "LastError": "ClaimBusy: busy"})
+    processor(world).give_up(lead_id, "gave up")
+    kept = row(world, lead_id)
+    assert kept["Status"] == "received" and kept[CLAIM] == "live" and world[2].sent == []
+
+
+def test_giving_up_takes_over_an_expired_claim_and_sends_both_messages_once(world: Any) -> None:
+    expired = Clock()() - CLAIM_TIMEOUT - timedelta(seconds=1)
+    lead_id = stored(world, **{CLAIM: "dead", f"{CLAIM}At": expired, "LastError": "DataverseUnavailable: 503"})
     processor(world).give_up(lead_id, "gave up")
     processor(world).give_up(lead_id, "gave up")  # a second poison message
     failed = row(world, lead_id)
-    assert failed["Status"] == "failed" and failed["LastError"] == "gave up; last error: ClaimBusy: busy"
-    assert len(world[2].sent) == 2 and failed["NotifiedAt"] and failed["AlertedAt"]
+    assert failed["Status"] == "failed" and failed["LastError"] == "gave up; last error: DataverseUnavailable: 503"
+    assert len(world[2].sent) == 2 and failed["NotifiedAt"] and failed["AlertedAt"] and not failed[CLAIM]
 
 
 def test_replay_resets_a_failed_lead_and_leaves_a_done_one() -> None:
