@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, TextIO
 
 from leads.core import clock, lead_row
@@ -11,7 +12,14 @@ from leads.steps.notify import Stop, write_decided
 from leads.steps.ports import LeadQueue, LeadStore
 
 
-def replay(table: LeadStore, queue: LeadQueue, lead_ids: Iterable[str], statuses: Iterable[str], out: TextIO) -> int:
+def replay(
+    table: LeadStore,
+    queue: LeadQueue,
+    lead_ids: Iterable[str],
+    statuses: Iterable[str],
+    out: TextIO,
+    now: Callable[[], datetime] = clock.now,
+) -> int:
     """Enqueue the chosen leads again. Idempotent: a lead that is done is left as it is."""
     chosen = list(dict.fromkeys(lead_ids))
     for wanted in statuses:
@@ -28,7 +36,7 @@ def replay(table: LeadStore, queue: LeadQueue, lead_ids: Iterable[str], statuses
         was = entity.get("Status")
 
         def back_to_received(current: dict[str, Any]) -> dict[str, Any]:
-            changes = lead_row.replayed(current, clock.now())
+            changes = lead_row.replayed(current, now())
             if changes is None:
                 raise Stop  # done, perhaps since it was chosen
             return changes

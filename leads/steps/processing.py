@@ -40,13 +40,14 @@ from leads.core.errors import (
     RetryCannotHelp,
     TeamsError,
     TeamsRefused,
+    TryAgainLater,
 )
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
 from leads.core.teams_card import failure_card, lead_card
 from leads.settings import DynamicsSettings, SettingsError
-from leads.steps.notify import Delivery, Due, Stop, first_error, is_claimed_by_another, write_decided
+from leads.steps.notify import Delivery, Due, Stop, first_error, write_decided
 from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
 from leads.steps.routing import LeadRouter
 
@@ -121,7 +122,11 @@ class LeadProcessor:
                 # missing once it is fixed (never Dynamics again, nor a channel that already had it).
                 status, error = Status.FAILED, _without_personal_data(f"{_channel(failure)}: {failure}", lead)
                 log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, error)
-                delivery.send(self._alerts_elsewhere(lead_id, lead, received_at, error, _channel(failure), delivery))
+                alerts = self._alerts_elsewhere(lead_id, lead, received_at, error, _channel(failure), delivery)
+                trouble = [error for error in delivery.send(alerts) if isinstance(error, TryAgainLater)]
+                if trouble:  # the alert must go out: the queue tries again later (the lead stays received)
+                    delivery.release()
+                    raise trouble[0]
         notes = state.notes
 
         def settle(current: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +208,10 @@ class LeadProcessor:
         of it: the lead itself (if it has not gone out yet: they must not miss it) and the failure alert.
 
         A poison message can be stale: another message for the same lead (the reconcile's, a replay's) may have
-        finished it, or be sending it right now. A lead that is done is left done, and a live claim is left to its
-        worker (which finishes the lead, or whose claim expires and the reconcile enqueues the lead again)."""
+        finished it, or be sending it right now. A lead that is done is left done; while another worker's claim is
+        live, ClaimBusy is raised, so the host tries this message again later (by then that worker has finished
+        the lead, or its claim has expired). Trouble worth retrying (storage, a service) is raised the same way;
+        a setting that is wrong is logged, and `status` shows the lead."""
         entity = self.store.get(lead_id)
         if entity is None:
             log.error("poison message for unknown lead %s", lead_id)
@@ -220,11 +227,13 @@ class LeadProcessor:
         try:
             self._fail_and_alert(lead_id, entity, reason, error)
         except Stop:
-            log.info("lead %s: done, or being sent by another worker; the poison message is left alone", lead_id)
+            log.info("lead %s: done meanwhile; the poison message is left alone", lead_id)
+        except RetryCannotHelp as exc:
+            log.error("lead %s: the failure alert could not be sent (%s); `status` shows the lead", lead_id, _name(exc))
         except Exception as exc:
-            # `status` shows the lead; raising would only make the host retry this poison message when its lock
-            # expires, with the same outcome.
-            log.error("lead %s: the failure could not be recorded or alerted (%s)", lead_id, type(exc).__name__)
+            text = _without_personal_data(_error_text(exc), lead_row.lead_from_entity(entity))
+            log.warning("lead %s: the poison message will be tried again: %s", lead_id, text)
+            raise DeliveryFailed(f"lead {lead_id}: {text}") from None
 
     def _fail_and_alert(self, lead_id: str, entity: dict[str, Any], reason: str, error: str) -> None:
         lead = lead_row.lead_from_entity(entity)
@@ -236,20 +245,17 @@ class LeadProcessor:
         dues = self._dues(lead_id, lead, received_at, state, alert=True)
         delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
 
-        def unless_done_or_being_sent(current: dict[str, Any]) -> bool:
-            return current.get("Status") != Status.DONE and not is_claimed_by_another(
-                current, delivery.token, self.clock()
-            )
-
         def failed(current: dict[str, Any]) -> dict[str, Any]:
             if current.get("Status") == Status.FAILED:
                 return {}
             return lead_row.gave_up(reason, current.get("LastError") or "", self.clock())
 
-        due = delivery.claim(dues, {}, wanted=unless_done_or_being_sent, status=failed)
+        due = delivery.claim(dues, {}, wanted=lambda current: current.get("Status") != Status.DONE, status=failed)
         log.error("lead %s failed: %s", lead_id, reason, extra=events.finished(entity, Status.FAILED, error))
-        delivery.send(due)
+        errors = delivery.send(due)
         delivery.release()
+        if errors:
+            raise first_error(errors)
 
     def _alerts_elsewhere(
         self, lead_id: str, lead: Lead, received_at: datetime, error: str, broken: str, delivery: Delivery
@@ -340,6 +346,10 @@ def _without_personal_data(text: str, lead: Lead) -> str:
         if len(value) >= 3:
             text = text.replace(value, "[redacted]")
     return without_addresses(text)
+
+
+def _name(error: Exception) -> str:
+    return type(error).__name__
 
 
 def _error_text(error: Exception) -> str:

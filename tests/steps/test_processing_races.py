@@ -56,11 +56,20 @@ def test_a_stale_poison_message_never_fails_or_remails_a_lead_finished_meanwhile
 def test_a_stale_poison_message_leaves_a_lead_being_sent_to_its_worker(world: Any) -> None:
     _, _, mailer, _ = world
     lead_id = stored(world)
-    # While a live delivery is sending the mail, the poison message of another delivery arrives.
-    mailer.during_send = lambda: processor(world).give_up(lead_id, "gave up")
+    poison_outcomes: list[str] = []
+
+    def poison_message_arrives() -> None:  # while a live delivery is sending the mail
+        try:
+            processor(world).give_up(lead_id, "gave up")
+        except DeliveryFailed as exc:  # the host tries the poison message again later
+            poison_outcomes.append(str(exc))
+
+    mailer.during_send = poison_message_arrives
     processor(world).process(lead_id)
+    processor(world).give_up(lead_id, "gave up")  # the poison message again, once that delivery has finished
     done = row(world, lead_id)
     assert done["Status"] == "done" and not done.get("AlertedAt") and len(mailer.sent) == 1
+    assert len(poison_outcomes) == 1 and "another worker is sending" in poison_outcomes[0]
 
 
 def test_a_storage_blip_after_sending_is_recorded_patiently_and_the_mail_is_not_sent_again(world: Any) -> None:
