@@ -17,11 +17,11 @@ from leads.core.errors import MailError, MailRefused, MailUnavailable
 from leads.core.messages import Email, mime_message
 from leads.core.wording import header_text
 from leads.settings import MailSettings
+from leads.settings.mail import IMPLICIT_TLS_PORT
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30
-IMPLICIT_TLS_PORT = 465  # SMTPS: TLS from the first byte, so STARTTLS does not apply
 
 
 class SmtpMailer:
