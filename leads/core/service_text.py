@@ -36,8 +36,8 @@ def without_phone_numbers(text: str) -> str:
 
 def service_words(text: str, values: Iterable[str] = (), limit: int = 300) -> str:
     """A service's free text with sent values, addresses, phone numbers and quoted text taken out, on one line."""
-    text = without_addresses(without_values(text, values))
-    text = _QUOTED.sub("'…'", without_phone_numbers(text))
+    text = _QUOTED.sub("'…'", without_values(text, values))
+    text = without_phone_numbers(without_addresses(text))
     return " ".join(text.split())[:limit]
 
 
