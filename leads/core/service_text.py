@@ -19,24 +19,26 @@ from leads.core.addresses import without_addresses
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\d ().\-/]*\d)?")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|<[^<>]*>")
 _CODE = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
+REDACTED = "[redacted]"
 MIN_VALUE_CHARS = 2  # shorter values ("1", "y") would blank the message out without protecting anyone
 
 
 def without_values(text: str, values: Iterable[str]) -> str:
-    """``text`` with every occurrence of each value (ignoring case) replaced by ``<value>``."""
+    """``text`` with every occurrence of each value (ignoring case) replaced by ``[redacted]`` (the marker the
+    pipeline uses for the lead's own values too)."""
     wanted = sorted({value.strip() for value in values if len(value.strip()) >= MIN_VALUE_CHARS}, key=len, reverse=True)
     if not wanted:
         return text
-    return re.sub("|".join(map(re.escape, wanted)), "<value>", text, flags=re.IGNORECASE)
+    return re.sub("|".join(map(re.escape, wanted)), REDACTED, text, flags=re.IGNORECASE)
 
 
 def without_phone_numbers(text: str) -> str:
-    return _PHONE.sub(lambda found: "<number>" if sum(c.isdigit() for c in found.group()) >= 7 else found.group(), text)
+    return _PHONE.sub(lambda found: REDACTED if sum(c.isdigit() for c in found.group()) >= 7 else found.group(), text)
 
 
 def service_words(text: str, values: Iterable[str] = (), limit: int = 300) -> str:
     """A service's free text with sent values, addresses, phone numbers and quoted text taken out, on one line."""
-    text = _QUOTED.sub("'…'", without_values(text, values))
+    text = _QUOTED.sub(f"'{REDACTED}'", without_values(text, values))
     text = without_phone_numbers(without_addresses(text))
     return " ".join(text.split())[:limit]
 

@@ -8,7 +8,7 @@ from leads.core.service_text import service_code, service_words, without_values
 def test_values_sent_are_taken_out_whatever_their_case() -> None:
     said = "The value 'Ada Lovelace' of lastname is invalid for LOVELACE and lovelace"
     assert without_values(said, ["Lovelace", "Ada Lovelace", "x"]) == (
-        "The value '<value>' of lastname is invalid for <value> and <value>"
+        "The value '[redacted]' of lastname is invalid for [redacted] and [redacted]"
     )
 
 
@@ -18,8 +18,8 @@ def test_addresses_phone_numbers_and_quoted_text_go_codes_stay() -> None:
         "refused, 0x80040217 at 09:15, request 'x' by bob@fabrikam.example"
     )
     assert service_words(said) == (
-        "550 5.7.1 Message from '…' '…' to <number> (or <number>) refused, 0x80040217 at 09:15, request '…' "
-        "by <address>"
+        "550 5.7.1 Message from '[redacted]' '[redacted]' to [redacted] (or [redacted]) refused, 0x80040217 at "
+        "09:15, request '[redacted]' by <address>"
     )
 
 
