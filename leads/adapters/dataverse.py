@@ -2,21 +2,30 @@
 
 Transient trouble (429 with Retry-After, 5xx, connection errors, time-outs) is retried inside the
 shared session (leads.adapters.webapi); what is still failing after that is DataverseUnavailable, for the queue
-to retry later. Any other 4xx is DataverseRejected: retrying would not help.
+to retry later. Any other 4xx (and a redirect, which is not followed) is DataverseRejected: retrying would not
+help.
+
+The errors carry Dataverse's code and its message without the values sent (a create's column values, a looked-up
+email) and without anything shaped like an address: Dataverse quotes what it was sent ("Syntax error … in
+'emailaddress1 eq …'"), and these errors reach LastError and the host's log. They are raised with no cause and no
+context: requests' exceptions quote the URL, whose $filter can hold the lead's email.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from leads.adapters.signin import TokenSource
-from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
+from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, redirected, worth_retrying
+from leads.core.addresses import without_addresses
 from leads.core.enrichment import ExistingContact
 from leads.core.errors import DataverseError, DataverseRejected, DataverseUnavailable
 from leads.core.routing import Lookup
+from leads.core.service_text import service_code, without_values
 from leads.settings import DynamicsSettings
 
 # How routing finds what a rule names (REFERENCE §8.1); only owner teams (teamtype 0) can own records.
@@ -69,7 +78,7 @@ class Dataverse:
             return False
         if response.status_code in (200, 201, 204):
             return True
-        raise self._error(response)
+        raise self._error(response, sent=_strings(body))
 
     def who_am_i(self) -> dict[str, Any]:
         response = self._request("GET", "WhoAmI")
@@ -88,23 +97,25 @@ class Dataverse:
     def find_id(self, lookup: Lookup) -> str | None:
         """The id of the record a routing rule names, or None when there is none."""
         key, condition = _LOOKUPS[lookup.kind]
-        rows = self._query(lookup.entity_set, condition.format(odata_string(lookup.value)), key)
+        rows = self._query(lookup.entity_set, condition.format(odata_string(lookup.value)), key, (lookup.value,))
         return str(rows[0][key]) if rows else None
 
     def find_contacts(self, email: str) -> list[ExistingContact]:
         """Active contacts with this email address (at most two), each with its parent account if it has one."""
         condition = f"emailaddress1 eq {odata_string(email)} and statecode eq 0"
-        rows = self._query("contacts", condition, f"contactid,{_PARENT}", annotations=True)
+        rows = self._query("contacts", condition, f"contactid,{_PARENT}", (email,), annotations=True)
         return [ExistingContact(str(row["contactid"]), _parent_account(row)) for row in rows]
 
-    def _query(self, entity_set: str, condition: str, select: str, annotations: bool = False) -> list[dict[str, Any]]:
+    def _query(
+        self, entity_set: str, condition: str, select: str, sent: tuple[str, ...], annotations: bool = False
+    ) -> list[dict[str, Any]]:
         options = (("$select", select), ("$filter", condition), ("$top", "2"))
         query = "&".join(f"{name}={quote(value, safe=_QUERY_SAFE)}" for name, value in options)
         # The annotation says which table a polymorphic lookup (a contact's parent customer) points to.
         headers = {"Prefer": f'odata.include-annotations="{_LOOKUP_TABLE[1:]}"'} if annotations else {}
         response = self._request("GET", f"{entity_set}?{query}", headers=headers)
         if response.status_code != 200:
-            raise self._error(response)
+            raise self._error(response, sent)
         rows: list[dict[str, Any]] = response.json().get("value", [])
         return rows
 
@@ -118,12 +129,23 @@ class Dataverse:
                 **kwargs,
             )  # fmt: skip
         except requests.RequestException as exc:
-            # Not chained: requests' message holds the URL, whose $filter can quote the lead's email.
-            raise DataverseUnavailable(None, exc.__class__.__name__, "Dataverse did not answer") from None
+            failure = exc.__class__.__name__
+        # Raised outside the except block, so not even as __context__: requests' message holds the URL, whose
+        # $filter can quote the lead's email.
+        raise DataverseUnavailable(None, failure, "Dataverse did not answer")
 
-    def _error(self, response: requests.Response) -> DataverseError:
+    def _error(self, response: requests.Response, sent: Iterable[str] = ()) -> DataverseError:
         code, message = odata_error(response)
+        code, message = service_code(code), without_addresses(without_values(message, sent))
         status = response.status_code
+        if redirected(response):
+            return DataverseRejected(
+                status,
+                code,
+                "Dataverse answered with a redirect, which the app does not follow (a request and its token go only "
+                "to DYNAMICS_URL): set DYNAMICS_URL to the environment's own address, e.g. "
+                "https://contoso.crm.dynamics.com",
+            )
         if worth_retrying(status):
             return DataverseUnavailable(status, code, message)
         if status == 401:
@@ -143,6 +165,11 @@ def odata_string(value: str) -> str:
     """An OData string literal: quoted, with each ``'`` doubled, so a value can never end the literal early and
     widen the filter (``o'brien@x`` → ``'o''brien@x'``)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _strings(body: dict[str, Any]) -> list[str]:
+    """The text values of a create's body (the lead's names, email, phone, company…), to keep out of errors."""
+    return [value for value in body.values() if isinstance(value, str)]
 
 
 def _parent_account(row: dict[str, Any]) -> str:

@@ -8,6 +8,9 @@ The Entra ID app that writes to Dynamics also sends the mail, so there is one si
 
 Retries of 429 and 5xx (honouring Retry-After) happen inside the requests session; what is still failing
 afterwards becomes a transient MailError, and the queue delivers the lead again later.
+
+Errors carry Graph's code, request-id and its message without addresses, phone numbers or quoted text (Graph
+quotes what it was sent), and no cause or context from requests, whose messages hold the URL (NOTIFY_FROM).
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from urllib.parse import quote
 import requests
 
 from leads.adapters.signin import TokenSource
-from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, worth_retrying
-from leads.core.addresses import without_addresses
+from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, redirected, worth_retrying
 from leads.core.errors import MailError, MailRefused, MailUnavailable, SignInError
 from leads.core.messages import Email, mime_message
+from leads.core.service_text import service_code, service_words
 from leads.core.wording import header_text
 from leads.settings import MailSettings
 
@@ -96,11 +99,12 @@ class GraphMailer:
         except SignInError as exc:
             raise self._sign_in_error(exc) from exc
         except requests.RequestException as exc:
-            # The exception's text holds the URL, and so the NOTIFY_FROM address: only its kind is passed on.
-            raise MailUnavailable(
-                f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({_network_problem(exc)}); "
-                "the lead will be retried"
-            ) from None
+            problem = _network_problem(exc)
+        # Raised outside the except block, so not even as __context__: requests' text holds the URL, and so the
+        # NOTIFY_FROM address; only the kind of failure is passed on.
+        raise MailUnavailable(
+            f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({problem}); the lead will be retried"
+        )
 
     def _sign_in_error(self, exc: SignInError) -> MailError:
         if exc.transient:
@@ -119,6 +123,12 @@ class GraphMailer:
     def _error(self, response: requests.Response, doing: str) -> MailError:
         status = response.status_code
         said = _graph_said(response)
+        if redirected(response):
+            return MailRefused(
+                f"Microsoft Graph answered with a redirect (HTTP {status}{said}), which the app does not follow (a "
+                "message and its token go only to GRAPH_URL): set GRAPH_URL to the Microsoft Graph endpoint, e.g. "
+                "https://graph.microsoft.com",
+            )
         if worth_retrying(status):
             return MailUnavailable(
                 f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries; "
@@ -158,11 +168,11 @@ class GraphMailer:
 
 
 def _graph_said(response: requests.Response) -> str:
-    """``, ErrorAccessDenied: Access is denied…, request-id …`` from Graph's error body, addresses removed."""
+    """``, ErrorAccessDenied: Access is denied…, request-id …`` from Graph's error body, without what it quoted."""
     code, message = odata_error(response) if response.content else ("", "")
-    detail = ": ".join(part for part in (code, message) if part)
-    # Graph's messages can quote the sender or a recipient ("The requested user 'a@b' is invalid").
-    detail = header_text(without_addresses(detail))[:_MAX_DETAIL_CHARS]
+    # Graph's messages can quote the sender, a recipient ("The requested user 'a@b' is invalid") or the message.
+    detail = ": ".join(part for part in (service_code(code), service_words(message)) if part)
+    detail = header_text(detail)[:_MAX_DETAIL_CHARS]
     request_id = header_text(response.headers.get("request-id", ""))[:64]
     return "".join(f", {part}" for part in (detail, f"request-id {request_id}" if request_id else "") if part)
 

@@ -12,16 +12,16 @@ import smtplib
 import socket
 import ssl
 
-from leads.core.addresses import without_addresses
 from leads.core.errors import MailError, MailRefused, MailUnavailable
 from leads.core.messages import Email, mime_message
+from leads.core.service_text import service_words
 from leads.core.wording import header_text
 from leads.settings import MailSettings
+from leads.settings.mail import IMPLICIT_TLS_PORT
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30
-IMPLICIT_TLS_PORT = 465  # SMTPS: TLS from the first byte, so STARTTLS does not apply
 
 
 class SmtpMailer:
@@ -39,6 +39,7 @@ class SmtpMailer:
     def send(self, email: Email) -> None:
         recipients = email.to or self.mail.notify_to
         message = mime_message(email, self.mail.notify_from, recipients)
+        failure = None
         try:
             smtp = self._connect()
             try:
@@ -46,14 +47,18 @@ class SmtpMailer:
             finally:
                 _close(smtp)
         except (smtplib.SMTPException, OSError) as exc:
-            # Not chained: smtplib's exceptions carry the server's words, which can quote addresses.
-            raise _mail_error(exc, f"could not send the notification through {self.server}") from None
+            failure = _mail_error(exc, f"could not send the notification through {self.server}")
+        if failure is not None:
+            # Raised outside the except block, so not even as __context__: smtplib's exceptions carry the server's
+            # words, which can quote addresses or the message.
+            raise failure
         if refused:
             # The others have the message: raising would send it to them again. Only the count is logged.
             log.warning("the SMTP server refused %d of the NOTIFY_TO recipients; check those addresses", len(refused))
         log.info("notification accepted by the SMTP server for %d recipient(s)", len(recipients) - len(refused))
 
     def check(self) -> str:
+        failure = None
         try:
             smtp = self._connect()
             try:
@@ -63,7 +68,9 @@ class SmtpMailer:
             finally:
                 _close(smtp)
         except (smtplib.SMTPException, OSError) as exc:
-            raise _mail_error(exc, f"could not check the mail connection to {self.server}") from None
+            failure = _mail_error(exc, f"could not check the mail connection to {self.server}")
+        if failure is not None:
+            raise failure
         steps = ["connected"]
         if self.mail.smtp_port == IMPLICIT_TLS_PORT:
             steps.append("TLS")
@@ -156,8 +163,9 @@ def _close(smtp: smtplib.SMTP) -> None:
 
 
 def _reply(raw: bytes | str) -> str:
+    """The server's words without addresses, phone numbers or quoted text (servers quote what they were sent)."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return header_text(without_addresses(text))[:200]
+    return header_text(service_words(text))[:200]
 
 
 def _unsupported(exc: smtplib.SMTPNotSupportedError) -> str:

@@ -1,13 +1,22 @@
-"""What the Web API adapters (Dataverse, Graph) share: one requests.Session per process with urllib3's
-retry rules (which honour ``Retry-After``), bearer-token auth that takes a fresh token once on 401, the
-OData error body, and the one rule for which statuses are worth retrying."""
+"""What the Web API adapters (Dataverse, Graph, Teams) share: one requests.Session per process with urllib3's
+retry rules (which honour ``Retry-After``) and no redirects, bearer-token auth that takes a fresh token once on
+401 and only for the host it was given for, the OData error body, and the one rule for which statuses are
+worth retrying.
+
+Redirects: none of Dataverse's Web API, Graph's sendMail/users nor a Workflows trigger answers with one, so a
+3xx means the URL setting points somewhere else (a proxy, a sign-in page, a moved environment). Following it
+would send the request — a lead's details, a card — to a host no setting names, and before this rule requests'
+redirect handling re-ran BearerAuth's 401 hook against the new host, which then got a fresh token. So sessions
+follow no redirect: the 3xx comes back to the adapter, which names the setting to check."""
 
 from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -70,10 +79,18 @@ def sent_without_answer(error: requests.RequestException) -> bool:
     )
 
 
+def _origin(url: str | None) -> tuple[str, str, int | None]:
+    parts = urlsplit(url or "")
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
 class BearerAuth(requests.auth.AuthBase):
     """``Authorization: Bearer …`` from the process's token source. A 401 (the token was revoked, or the
     resource wants a newer one) drops the cached tokens and re-sends the request once with a fresh token;
-    a second 401 goes back to the caller. Sign-in failures raise SignInError from the request call."""
+    a second 401 goes back to the caller. Sign-in failures raise SignInError from the request call.
+
+    The fresh token goes only to the scheme, host and port the request was first authorised for: a response
+    from anywhere else (after a redirect, should a session follow one) is handed back untouched."""
 
     def __init__(self, tokens: TokenSource, scope: str) -> None:
         self.tokens = tokens
@@ -81,11 +98,17 @@ class BearerAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.tokens.token(self.scope)}"
-        request.register_hook("response", self._retry_on_401)  # type: ignore[no-untyped-call]
+        hook = partial(self._retry_on_401, authorised_for=_origin(request.url))
+        request.register_hook("response", hook)  # type: ignore[no-untyped-call]
         return request
 
-    def _retry_on_401(self, response: requests.Response, **send_options: Any) -> requests.Response:
+    def _retry_on_401(
+        self, response: requests.Response, authorised_for: tuple[str, str, int | None], **send_options: Any
+    ) -> requests.Response:
         if response.status_code != 401 or getattr(response.request, "_fresh_token", False):
+            return response
+        if _origin(response.request.url) != authorised_for:
+            log.warning("a host the request was redirected to answered 401; no token is sent to it")
             return response
         log.info("%s answered 401: getting a fresh token and trying once more", response.url.split("?")[0])
         self.tokens.forget()
@@ -134,10 +157,10 @@ def retry_rules(total: int = 4, backoff_factor: float = 0.5) -> Retry:
 
 def send_retry_rules(statuses: tuple[int, ...] = (429, 503)) -> Retry:
     """For sending a message, where a request that went through must not be repeated: only what the server refused
-    before acting on it (``statuses``) and connections that never opened are retried here. Mail: 429 and 503;
-    after a time-out or another 5xx it is unknown whether the mail went out, an immediate retry could send it
-    twice, so that goes back to the queue, which tries later (the contacts may then get it twice rather than
-    never). Teams: its webhook answers only once the run is queued, so every 5xx means nothing was posted."""
+    before acting on it (``statuses``, and 503 with Retry-After, which urllib3 retries by itself) and connections
+    that never opened are retried here. Mail: 429 and 503; after a time-out or another 5xx it is unknown whether
+    the mail went out, an immediate retry could send it twice, so that goes back to the queue, which tries later
+    (the contacts may then get it twice rather than never). Teams: 429 only (leads.adapters.teams says why)."""
     return _Retry(
         total=4,
         read=0,
@@ -151,9 +174,22 @@ def send_retry_rules(statuses: tuple[int, ...] = (429, 503)) -> Retry:
     )
 
 
+class _NoRedirects(requests.Session):
+    """A session that follows no redirect, whatever a call's ``allow_redirects`` says (see the module's
+    docstring): the 3xx response itself is returned."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 def new_session(retries: Retry | None = None) -> requests.Session:
-    session = requests.Session()
+    session = _NoRedirects()
     adapter = HTTPAdapter(max_retries=retries or retry_rules(), pool_maxsize=16)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def redirected(response: requests.Response) -> bool:
+    """A 3xx: the service sent the request elsewhere (not followed; the caller names the setting to check)."""
+    return 300 <= response.status_code < 400

@@ -53,7 +53,11 @@ def _check_channel(setting: str, url: str, post_card: bool, report: Report) -> N
     except TeamsError as exc:
         report(False, name, str(exc))
         return
-    said = "accepted a test card: look for it in the channel" if confirmed else "did not answer in time"
+    said = (
+        "accepted a test card: look for it in the channel"
+        if confirmed
+        else "gave no clear answer (none in time, or a server error): look in the channel, and try again later"
+    )
     report(confirmed, name, f"{masked(url)} {said}")
 
 

@@ -30,7 +30,8 @@ SETTINGS: dict[str, str] = {
     "SMTP_PORT": "SMTP port (default 587).",
     "SMTP_USERNAME": "SMTP user name (optional).",
     "SMTP_PASSWORD": "SMTP password (optional).",
-    "SMTP_STARTTLS": "`true` (default) upgrades the SMTP connection with STARTTLS.",
+    "SMTP_STARTTLS": "`true` (default) upgrades the SMTP connection with STARTTLS; `false` only for a server on "
+    "this machine (or port 465, TLS from the start).",
     "LEAD_ROUTING_FILE": "Routing rules file (TOML), relative to the app's folder: owner, campaign, recipients and "
     "columns per offer. Empty: no routing.",
     "DYNAMICS_LINK_CONTACTS": "`true` links each lead to the one active contact with its email address (default "

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
-from leads.core.addresses import LOOPBACK_HOSTS
+from leads.core.urls import AddressProblem, parse_web_address
 from leads.settings.reader import Reader, require_sign_in, sign_in_mode
 
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 AuthMode = Literal["client_secret", "username_password", "managed_identity"]
 
 
@@ -23,9 +23,9 @@ class DynamicsSettings:
     auth: AuthMode
     tenant_id: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # secrets stay out of repr() (and so out of tracebacks and logs)
     username: str
-    password: str
+    password: str = field(repr=False)
     authority_host: str  # normalised: https://host[:port]
 
     @property
@@ -44,32 +44,23 @@ def normalise_dynamics_url(value: str) -> str:
     """What the browser shows (``contoso.crm4.dynamics.com/main.aspx?appid=…``) → ``https://host``.
 
     Raises ValueError with the reason. https is required except for loopback hosts (tests, ``make run``).
+    Rebuilt from the host and port as the HTTP client reads them (leads.core.urls): nothing else of the text
+    reaches a request.
     """
-    value = value.strip()
-    if not value:
-        raise ValueError("is empty")
-    parts = urlsplit(value if "://" in value else f"https://{value}")
-    if parts.scheme not in ("https", "http"):
-        raise ValueError(f"has scheme {parts.scheme!r}; use https://")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    if not host:
-        raise ValueError("has no host name")
-    loopback = host in LOOPBACK_HOSTS
-    if parts.scheme == "http" and not loopback:
-        raise ValueError("uses http://; Dynamics 365 is only reachable over https://")
-    netloc = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}"
+    address = parse_web_address(value.strip(), default_scheme="https", origin_only=True)
+    if address.scheme == "http" and not address.loopback:
+        raise AddressProblem("uses http://; Dynamics 365 is only reachable over https://")
+    return address.origin
 
 
 def normalise_authority_host(value: str) -> str:
-    """``login.microsoftonline.com`` or ``https://host:port`` → ``https://host[:port]``."""
-    parts = urlsplit(value if "://" in value else f"https://{value}")
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError("must be a host name or an https:// URL (MSAL refuses http authorities)")
-    return f"https://{parts.netloc}"
+    """``login.microsoftonline.com`` or ``https://host:port`` → ``https://host[:port]``, rebuilt from the host and
+    port as the HTTP client reads them: text before an ``@`` would otherwise be taken as a user name and the
+    client secret sent to the host after it."""
+    address = parse_web_address(value, default_scheme="https", origin_only=True)
+    if address.scheme != "https":
+        raise AddressProblem("must be a host name or an https:// URL (MSAL refuses http authorities)")
+    return address.origin
 
 
 def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
@@ -90,6 +81,13 @@ def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
         read.problem("DYNAMICS_API_VERSION", f"is {api_version!r}; use a Web API version such as v9.2")
     auth = sign_in_mode(read)
     tenant_id = read.text("AZURE_TENANT_ID")
+    if tenant_id and not _TENANT.fullmatch(tenant_id):
+        # It becomes the authority's path: a / ? # or @ in it would change the URL MSAL signs in at.
+        read.problem(
+            "AZURE_TENANT_ID",
+            "may hold only letters, digits, dots and hyphens; copy the Directory (tenant) ID (a GUID) from the app "
+            "registration's Overview page, or use the tenant's domain (contoso.onmicrosoft.com)",
+        )
     client_id = read.text("AZURE_CLIENT_ID")
     client_secret = read.text("AZURE_CLIENT_SECRET")
     username = read.text("DYNAMICS_USERNAME")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
 from leads.core.addresses import LOOPBACK_HOSTS, is_email_address, parse_addresses
+from leads.core.urls import AddressProblem, parse_web_address
 from leads.settings.reader import Reader, require_sign_in, sign_in_mode
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 MailTransport = Literal["graph", "smtp", "none"]
+IMPLICIT_TLS_PORT = 465  # SMTPS: TLS from the first byte, so STARTTLS does not apply
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class MailSettings:
     smtp_host: str
     smtp_port: int
     smtp_username: str
-    smtp_password: str
+    smtp_password: str = field(repr=False)  # kept out of repr() (and so out of tracebacks and logs)
     smtp_starttls: bool
 
     @property
@@ -47,16 +48,7 @@ def load_mail(env: Mapping[str, str] | None = None) -> MailSettings:
             read.problem("NOTIFY_FROM", "is not set; set it to the mailbox the lead notifications are sent from")
         elif not is_email_address(notify_from):
             read.problem("NOTIFY_FROM", f"is {notify_from!r}; set it to one email address")
-    graph_url = read.text("GRAPH_URL", DEFAULT_GRAPH_URL).rstrip("/")
-    graph_parts = urlsplit(graph_url)
-    if (
-        graph_parts.scheme not in ("https", "http")
-        or not graph_parts.hostname
-        or (graph_parts.scheme == "http" and graph_parts.hostname not in LOOPBACK_HOSTS)
-    ):
-        read.problem(
-            "GRAPH_URL", f"is {graph_url!r}; use https://graph.microsoft.com or your national cloud's Graph URL"
-        )
+    graph_url = _graph_url(read)
     if transport == "graph" and notify_to and not read.flag("DYNAMICS_ENABLED", True):
         # With Dynamics on, its own settings check the sign-in; Graph mail signs in the same way.
         auth = sign_in_mode(read)
@@ -75,5 +67,32 @@ def load_mail(env: Mapping[str, str] | None = None) -> MailSettings:
         smtp_password=read.text("SMTP_PASSWORD"),
         smtp_starttls=read.flag("SMTP_STARTTLS", True),
     )
+    if transport == "smtp" and smtp_host and not mail.smtp_starttls and not _clear_text_is_safe(mail):
+        # Without STARTTLS every message (a lead's contact details) and the SMTP password cross the network in
+        # clear text, readable and changeable by anyone on the way.
+        read.problem(
+            "SMTP_STARTTLS",
+            f"is false for {smtp_host}: the lead and SMTP_PASSWORD would travel in clear text; set SMTP_STARTTLS="
+            f"true (port 587), or SMTP_PORT={IMPLICIT_TLS_PORT} for a server that speaks TLS from the start; "
+            "plain SMTP is allowed only to a server on this machine (localhost, 127.0.0.1, ::1)",
+        )
     read.done()
     return mail
+
+
+def _graph_url(read: Reader) -> str:
+    """GRAPH_URL as ``https://host[:port]``, rebuilt from the parts the HTTP client reads (leads.core.urls)."""
+    fix = "use https://graph.microsoft.com or your national cloud's Graph URL"
+    try:
+        address = parse_web_address(read.text("GRAPH_URL", DEFAULT_GRAPH_URL), origin_only=True)
+    except AddressProblem as exc:
+        read.problem("GRAPH_URL", f"{exc}; {fix}")
+        return DEFAULT_GRAPH_URL
+    if address.scheme != "https" and not address.loopback:
+        read.problem("GRAPH_URL", f"uses http://; {fix}")
+    return address.origin
+
+
+def _clear_text_is_safe(mail: MailSettings) -> bool:
+    """Plain SMTP never leaves this machine, or the port is SMTPS (TLS from the first byte)."""
+    return mail.smtp_host.lower().strip("[]") in LOOPBACK_HOSTS or mail.smtp_port == IMPLICIT_TLS_PORT

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
-from leads.core.addresses import LOOPBACK_HOSTS
+from leads.core.urls import AddressProblem, parse_web_address
 from leads.settings.reader import Reader
 
 DEFAULT_TABLE = "MarketplaceLeads"  # the name public code reading the destination uses (REFERENCE.md §1.5)
@@ -18,7 +17,7 @@ _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 @dataclass(frozen=True)
 class MarketplaceTableSettings:
     table_name: str  # "" when not followed (the timer does nothing)
-    connection_string: str
+    connection_string: str = field(repr=False)  # holds the AccountKey (or a SAS): kept out of repr()
     endpoint: str  # identity-based: https://<account>.table.core.windows.net
 
     @property
@@ -47,8 +46,14 @@ def load_marketplace_table(
                 "destination was given (Partner Center → offer → Customer leads), or the account's table endpoint "
                 "(https://<account>.table.core.windows.net) to read it with this app's identity",
             )
-    parts = urlsplit(endpoint)
-    if endpoint and not connection_string and (parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS):
-        read.problem("MARKETPLACE_TABLE_ENDPOINT", f"is {endpoint!r}; it must be an https:// URL")
+    if endpoint and not connection_string:
+        # Read with the app's identity: its token goes to this host, so the host is the one the client reads.
+        try:
+            address = parse_web_address(endpoint)
+            if address.scheme != "https" and not address.loopback:
+                read.problem("MARKETPLACE_TABLE_ENDPOINT", f"is {address.origin!r}; it must be an https:// URL")
+            endpoint = address.url.rstrip("/")
+        except AddressProblem as exc:
+            read.problem("MARKETPLACE_TABLE_ENDPOINT", f"{exc}; use https://<account>.table.core.windows.net")
     read.done()
     return MarketplaceTableSettings(table_name, connection_string, endpoint)

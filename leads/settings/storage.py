@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
+from leads.core.urls import AddressProblem, parse_web_address
 from leads.settings.reader import Reader
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -17,7 +17,7 @@ _QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 class StorageSettings:
     """Either a connection string, or endpoints reached with an Entra ID credential."""
 
-    connection_string: str
+    connection_string: str = field(repr=False)  # holds the AccountKey: kept out of repr() (tracebacks, logs)
     table_endpoint: str
     queue_endpoint: str
     managed_identity_credential: bool  # AzureWebJobsStorage__credential=managedidentity
@@ -54,23 +54,34 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
             f"for Azurite), or set {prefix}__tableServiceUri and {prefix}__queueServiceUri "
             "(or __accountName) for identity-based access",
         )
-    for name, endpoint in (
-        (f"{prefix}__tableServiceUri", table_endpoint),
-        (f"{prefix}__queueServiceUri", queue_endpoint),
-    ):
-        if endpoint and not connection_string and urlsplit(endpoint).scheme != "https":
-            read.problem(name, f"is {endpoint!r}; it must be an https:// URL")
+    table_endpoint = _endpoint(read, f"{prefix}__tableServiceUri", table_endpoint, connection_string)
+    queue_endpoint = _endpoint(read, f"{prefix}__queueServiceUri", queue_endpoint, connection_string)
     table_name, queue_name = _table_and_queue(read)
     read.done()
     return StorageSettings(
         connection_string=connection_string,
-        table_endpoint=table_endpoint.rstrip("/"),
-        queue_endpoint=queue_endpoint.rstrip("/"),
+        table_endpoint=table_endpoint,
+        queue_endpoint=queue_endpoint,
         managed_identity_credential=read.text(f"{prefix}__credential").lower() == "managedidentity",
         managed_identity_client_id=read.text(f"{prefix}__clientId"),
         table_name=table_name,
         queue_name=queue_name,
     )
+
+
+def _endpoint(read: Reader, name: str, endpoint: str, connection_string: str) -> str:
+    """An identity-based endpoint, rebuilt from the parts the HTTP client reads (leads.core.urls): the app's
+    token for storage goes to that host. Unused (and unchecked) beside a connection string."""
+    if not endpoint or connection_string:
+        return endpoint.rstrip("/")
+    try:
+        address = parse_web_address(endpoint)
+    except AddressProblem as exc:
+        read.problem(name, f"{exc}; use https://<account>.table.core.windows.net (or .queue.)")
+        return ""
+    if address.scheme != "https":
+        read.problem(name, f"is {address.origin!r}; it must be an https:// URL")
+    return address.url.rstrip("/")
 
 
 def _table_and_queue(read: Reader) -> tuple[str, str]:

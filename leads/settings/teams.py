@@ -7,9 +7,10 @@ channel's URL (``teams = "TEAMS_WEBHOOK_DACH"``). Every such URL is a secret (le
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from leads.core.webhooks import webhook_problem
+from leads.core.urls import AddressProblem
+from leads.core.webhooks import parse_webhook
 from leads.settings.reader import Reader
 
 DEFAULT_SETTING = "TEAMS_WEBHOOK_URL"
@@ -17,7 +18,8 @@ DEFAULT_SETTING = "TEAMS_WEBHOOK_URL"
 
 @dataclass(frozen=True)
 class TeamsSettings:
-    webhook_url: str  # "" when no default channel is set (routing rules may name their own)
+    # "" when no default channel is set (routing rules may name their own). A secret: kept out of repr().
+    webhook_url: str = field(repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -28,7 +30,10 @@ def load_teams(env: Mapping[str, str] | None = None, setting: str = DEFAULT_SETT
     """The channel the app setting ``setting`` names ("" in it: no Teams card for those leads)."""
     read = Reader(env)
     url = read.text(setting)
-    if url and (problem := webhook_problem(url)):
-        read.problem(setting, problem)
+    if url:
+        try:
+            url = parse_webhook(url).url  # rebuilt from the parts checked: the host checked is the host posted to
+        except AddressProblem as exc:
+            read.problem(setting, str(exc))
     read.done()
     return TeamsSettings(webhook_url=url)

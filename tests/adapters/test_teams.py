@@ -1,5 +1,6 @@
 """Posting to Teams through the Workflows stand-in over real sockets: 202, throttling, outages, a deleted
-workflow, a wrong signature, and a time-out whose outcome is unknown."""
+workflow, a wrong signature, and the answers whose outcome is unknown (a time-out, a gateway's 502/504), which
+are never posted again."""
 
 from __future__ import annotations
 
@@ -47,17 +48,33 @@ def test_throttling_waits_retry_after_then_posts_once(workflows: WorkflowsStandI
     assert last.time - first.time >= 2  # two Retry-After waits of 1 s, measured on the stand-in's clock
 
 
-def test_a_5xx_is_retried_because_nothing_was_posted(workflows: WorkflowsStandIn) -> None:
-    workflows.fail_next(502, times=2)
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_that_a_gateway_may_send_after_queuing_the_run_is_not_posted_again(
+    workflows: WorkflowsStandIn, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    workflows.fail_next(status, times=5)
+    assert webhook(workflows.add_workflow()).post(CARD) is False  # unconfirmed: the caller records it as sent
+    assert posts(workflows) == 1  # not repeated: the card may be in the channel already
+    assert f"answered HTTP {status}" in caplog.text and "sig=" not in caplog.text
+
+
+def test_a_503_with_retry_after_is_retried_because_nothing_was_posted(workflows: WorkflowsStandIn) -> None:
+    workflows.fail_next(503, retry_after=1, times=2)
     assert webhook(workflows.add_workflow()).post(CARD) is True
-    assert len(workflows.cards) == 1
+    assert posts(workflows) == 3 and len(workflows.cards) == 1
 
 
 def test_an_outage_that_lasts_is_try_again_later(workflows: WorkflowsStandIn) -> None:
-    workflows.fail_next(503, times=10)
+    workflows.fail_next(503, retry_after=1, times=10)
     with pytest.raises(TeamsUnavailable, match="HTTP 503"):
         webhook(workflows.add_workflow()).post(CARD)
-    assert workflows.cards == []
+    assert workflows.cards == [] and posts(workflows) == 5  # the first try and four retries
+
+
+def test_a_request_that_never_arrived_whole_is_try_again_later(workflows: WorkflowsStandIn) -> None:
+    workflows.fail_next(408)
+    with pytest.raises(TeamsUnavailable, match="HTTP 408"):
+        webhook(workflows.add_workflow()).post(CARD)
 
 
 def test_no_answer_in_time_is_not_posted_again(workflows: WorkflowsStandIn, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,11 +1,14 @@
-"""TEAMS_WEBHOOK_URL: the Workflows hosts, and a secret that is never printed."""
+"""TEAMS_WEBHOOK_URL (and a routing rule's channel setting): the Workflows hosts, the URL read as the HTTP client
+reads it, retired connector URLs, and a secret that is never printed."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from leads.core.webhooks import masked
-from leads.settings import SettingsError
+from leads.settings import SettingsError, load_routing
 from leads.settings.teams import load_teams
 
 CURRENT = (
@@ -33,7 +36,9 @@ def test_no_url_means_no_teams() -> None:
     [
         ("http://prod-1.westeurope.logic.azure.com/workflows/x/triggers/manual?sig=SECRETSIGNATURE", "https://"),
         ("https://evil.example/workflows/x/triggers/manual?sig=SECRETSIGNATURE", "not a Teams Workflows host"),
-        ("https://contoso.webhook.office.com/webhookb2/x?sig=SECRETSIGNATURE", "not a Teams Workflows host"),
+        ("https://evil.example\\@x.environment.api.powerplatform.com/triggers/x?sig=SECRETSIGNATURE", "backslash"),
+        ("https://x.environment.api.powerplatform.com@evil.example/triggers/x?sig=SECRETSIGNATURE", "user name"),
+        ("https://x.environment.api.powerplatform.com\t/triggers/x?sig=SECRETSIGNATURE", "line break"),
         (CURRENT.split("&sig=")[0], "signature is missing"),
     ],
 )
@@ -49,3 +54,46 @@ def test_masked_shows_where_it_points_only() -> None:
         "https://default0123456789abcdef0123456789abcd.ef.environment.api.powerplatform.com:443/…(signature hidden)"
     )
     assert "SECRET" not in masked(LEGACY)
+
+
+CONNECTORS = [
+    "https://contoso.webhook.office.com/webhookb2/0123abcd-0000-4000-8000-000000000000@00000000-0000-4000-8000-"
+    "000000000001/IncomingWebhook/SECRETSIGNATURE/0123abcd-0000-4000-8000-000000000002",
+    "https://outlook.office.com/webhook/0123abcd@00000000/IncomingWebhook/SECRETSIGNATURE/0123abcd",
+    "https://outlook.office365.com/webhook/0123abcd@00000000/IncomingWebhook/SECRETSIGNATURE/0123abcd",
+]
+
+
+@pytest.mark.parametrize("url", CONNECTORS)
+def test_a_retired_connector_url_says_so_and_how_to_create_the_workflow(url: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_teams({"TEAMS_WEBHOOK_URL": url})
+    text = str(raised.value)
+    assert "TEAMS_WEBHOOK_URL is an Office 365 connector" in text and "retired" in text
+    assert "Workflows → 'Post to a channel when a webhook request is received'" in text
+    assert "SECRETSIGNATURE" not in text
+
+
+def test_a_rule_channel_holding_a_connector_url_is_told_the_same(tmp_path: Path) -> None:
+    rules = tmp_path / "routing.toml"
+    rules.write_text('[[rules]]\nname = "DACH"\nteams = "TEAMS_WEBHOOK_DACH"\n', encoding="utf-8")
+    with pytest.raises(SettingsError) as raised:
+        load_routing({"LEAD_ROUTING_FILE": str(rules), "TEAMS_WEBHOOK_DACH": CONNECTORS[0]})
+    assert "TEAMS_WEBHOOK_DACH (routing.toml" in str(raised.value) and "retired" in str(raised.value)
+    assert "SECRETSIGNATURE" not in str(raised.value)
+
+
+def test_workflows_urls_longer_than_255_characters_are_kept_whole() -> None:
+    long_url = CURRENT.replace("sig=SECRETSIGNATURE", "sig=" + "S" * 43) + "&extra=" + "x" * 80
+    assert len(long_url) > 255 + 80
+    assert load_teams({"TEAMS_WEBHOOK_URL": long_url}).webhook_url == long_url
+
+
+def test_the_url_kept_is_rebuilt_from_what_was_checked() -> None:
+    typed = CURRENT.replace("https://default", "HTTPS://Default").replace("%2Frun", "%2frun")
+    assert load_teams({"TEAMS_WEBHOOK_URL": typed}).webhook_url == CURRENT
+
+
+def test_repr_never_shows_the_url() -> None:
+    settings = load_teams({"TEAMS_WEBHOOK_URL": CURRENT})
+    assert "SECRETSIGNATURE" not in repr(settings) and "SECRETSIGNATURE" not in str(settings)

@@ -92,3 +92,21 @@ def test_check_explains_a_deleted_workflow(teams_env: str, standins: StandIns) -
     out = io.StringIO()
     assert check.check(out=out, teams_test_card=True) == 1
     assert "✗ Teams (TEAMS_WEBHOOK_URL)" in out.getvalue() and "deleted" in out.getvalue()
+
+
+def test_a_gateway_error_counts_as_posted_and_the_card_is_never_sent_twice(teams_env: str, standins: StandIns) -> None:
+    standins.workflows.fail_next(502)  # a gateway may answer so after the run was queued: the outcome is unknown
+    lead_id = post(marketplace_lead())
+    process(message(lead_id))
+    process(message(lead_id, dequeue_count=2))  # a redelivery
+    row = entity(lead_id)
+    assert row["Status"] == "done" and row["TeamsNotifiedAt"]
+    assert [r.method for r in standins.workflows.requests] == ["POST"]  # one attempt, never repeated
+    assert len(standins.graph.messages) == 1
+
+
+def test_check_says_a_gateway_error_gave_no_clear_answer(teams_env: str, standins: StandIns) -> None:
+    standins.workflows.fail_next(504)
+    out = io.StringIO()
+    assert check.check(out=out, teams_test_card=True) == 1
+    assert "✗ Teams (TEAMS_WEBHOOK_URL)" in out.getvalue() and "gave no clear answer" in out.getvalue()
