@@ -45,18 +45,23 @@ document.getElementById("card").appendChild(card.render());
 RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
 LINK = "https://contoso.crm4.dynamics.com/main.aspx?etn=lead&pagetype=entityrecord&id=0b9e5c1a"
 ORDINARY = marketplace_lead(Description='{"mktcmpid": "cmp-news-05", "utm_source": "newsletter"}')
-HOSTILE = marketplace_lead(
+HOSTILE = marketplace_lead(  # the hostile set of issue 17, spread over the fields
     UserDetails={
-        "FirstName": "**Ada**",
+        "FirstName": "**Ada** _x_",
         "LastName": "[Lovelace](http://evil.example)",
-        "Email": "ada_lovelace@contoso.example",
+        "Email": "ada_lovelace+sales@contoso.example",
         "Phone": "+44 20 7946 0000",
         "Country": "> United Kingdom",
-        "Company": "<at>Contoso</at> & Sons <b>Ltd</b>",
-        "Title": "# CTO `boss`",
+        "Company": "<at>Contoso</at> a & b < c <b>Ltd</b>",
+        "Title": "`boss` # CTO",
     },
-    OfferTitle="- Contoso CRM Connector (SaaS)",
-    Description="1. Call me\nx)- after 9:00\n{{DATE(2026-11-30T09:15:00Z, SHORT)}} http://evil.example C:\\path\\file",
+    LeadSource="+ item-* item|1. one",
+    ActionCode="x)- y",
+    OfferTitle="# Contoso CRM Connector (SaaS)",
+    Description=(
+        "1. Call me\n- item\n+ item\n* item\nafter 09:15 on 2026-11-30, or {{DATE(2026-11-30T09:15:00Z, SHORT)}}\n"
+        "http://evil.example www.evil.example C:\\path\\file &amp; mailto:ada@contoso.example"
+    ),
 )
 
 
