@@ -1,4 +1,4 @@
-"""The model of Teams for iOS and Android (tests/teams_mobile.py) against what the shared parser does, in cases
+"""The model of Teams for iOS and Android (tests/teams_mobile/) against what the shared parser does, in cases
 written for this project from reading the parser and its callers (shared/REFERENCE.md §9.1)."""
 
 from __future__ import annotations

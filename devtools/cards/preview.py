@@ -4,7 +4,7 @@ sales see, for reviews and the docs.
 The card is built by the app's own code from a sample lead (``hostile``: every value tries Markdown, a link, a
 list or HTML), then rendered in headless Chromium by the Adaptive Cards SDK from npm with markdown-it, configured
 as devtools/cards/render.js is (Teams desktop and web). Needs Debian's ``chromium``; the tests check the same
-rendering without a browser (render.js) and the phones' with tests/teams_mobile.py.
+rendering without a browser (render.js) and the phones' with tests/teams_mobile/.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``python -m devtools.cards.table``: what each value of a lead's Teams card looks like on each client, as a
 Markdown table, for the ordinary and the hostile sample lead of devtools/cards/preview.py.
 
-Columns: the value as typed; what the model of Teams for iOS and Android shows (tests/teams_mobile.py: current
+Columns: the value as typed; what the model of Teams for iOS and Android shows (tests/teams_mobile/: current
 builds and those that read ``1.`` as a list; one column when they agree); what the Adaptive Cards renderer with
 markdown-it shows (Teams desktop and web, devtools/cards/render.js; its paragraphs on one line here). U+2060 is
 invisible, so a cell shows the text as read; ``[formatted]`` or ``[link …]`` would mark what is not plain text.

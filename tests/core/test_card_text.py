@@ -1,5 +1,5 @@
 """Card text shows as typed on every Teams client: checked with the model of the iOS and Android apps
-(tests/teams_mobile.py) and with the Adaptive Cards renderer and markdown-it that stand for desktop and web."""
+(tests/teams_mobile/) and with the Adaptive Cards renderer and markdown-it that stand for desktop and web."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Teams cards: what sales see, every value as typed on every client (the Adaptive Cards renderer with
-markdown-it for desktop and web, tests/teams_mobile.py for iOS and Android), in words a salesperson reads."""
+markdown-it for desktop and web, tests/teams_mobile/ for iOS and Android), in words a salesperson reads."""
 
 from __future__ import annotations
 
