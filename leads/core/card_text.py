@@ -11,15 +11,16 @@ Teams renders Markdown in every TextBlock and Fact title and value, and no card 
   Kotlin port, ``1. ``) wherever a block starts: at the start, after a line break, after ``[``, ``]`` or ``)``,
   and after a run of ``-``, ``+`` or digits that itself stands at a block start. It HTML-escapes ``< > " &``.
 - iOS: the same parser; when it finds no formatting, iOS shows the raw text with only ``\\*`` and ``\\_``
-  turned into ``*`` and ``_``, so every other backslash is shown there too.
+  turned into ``*`` and ``_``, so every other backslash is shown there too. (Android builds before the parser's
+  fix #58 of 2023-12 show ``\\*`` and ``\\_`` too; nothing both invisible and safe stops emphasis instead.)
 
 So a backslash escape is used only where all three remove it: ``*`` and ``_`` (the emphasis and list
 characters) become ``\\*`` and ``\\_``. Every other construct is broken where it would start by U+2060 WORD
 JOINER, which is invisible, not a space (no line break, no gap) and not Markdown punctuation on any client:
 
-- a list marker (``-``, ``+``, ``.`` or ``)`` after digits) that would start a list: ``-⁠ item``, ``1.⁠ one``;
-- a line that would open a heading, quote, fence, table or rule (``#``, ``>``, `````, ``~``, ``=``, ``|``, a
-  line of ``-``): the joiner goes first;
+- a list marker (``-``, ``+``, ``.`` or ``)`` after digits) that would start a list: ``-`` joiner `` item``;
+- a line that would open a heading, quote, fence, table or rule (``#``, ``>``, a backtick, ``~``, ``=``, ``|``,
+  a line of ``-``): the joiner goes first;
 - ``](`` and ``]:`` (a link, an image, a link definition), ``<`` before a letter, ``/``, ``!`` or ``?`` (HTML, an
   autolink, a Teams ``<at>`` mention), ``&`` before an entity name, ``{{`` (a date function), ``~~``
   (strike-through), and ``//``, ``www.`` and ``mailto:`` (what linkify turns into links);
