@@ -19,6 +19,21 @@ ACTIONS = {
 }
 
 
+# The same actions as a salesperson says them (the buttons the customer pressed), for the Teams card.
+ACTION_WORDS = {
+    "ins": "Install: the customer acquired the offer",
+    "plt": "Contact me: the customer asked to be contacted",
+    "dnc": "Do not contact: a heads-up only, the customer did not ask to be contacted",
+    "create": "Create: the customer purchased the offer in the Azure portal",
+    "starttestdrive": "Test drive: the customer started a test drive",
+}
+
+
+def action_words(action: str) -> str:
+    """``PLT`` → ``Contact me: the customer asked to be contacted``; unknown codes are shown as they came."""
+    return ACTION_WORDS.get(action.lower(), action)
+
+
 def explain_action(action: str) -> str:
     """``INS`` → ``INS — Install: …``; unknown codes are shown as they came."""
     meaning = ACTIONS.get(action.lower())

@@ -285,7 +285,7 @@ class LeadProcessor:
             found = campaign.summary(lead.campaign_parameters)
             dues.append(Due("TeamsNotifiedAt", lambda: channel.post(lead_card(lead, received_at, state, found))))
             if alert:
-                card = failure_card(lead_id, lead.offer_title, lead.is_test, error, received_at)
+                card = failure_card(lead_id, lead, received_at, state)
                 dues.append(Due("TeamsAlertedAt", lambda: channel.post(card)))
         return dues
 

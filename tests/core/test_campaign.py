@@ -32,6 +32,45 @@ def test_query_string_and_url() -> None:
     assert campaign.parameters(text) == {"utm_source": "linkedin"}
 
 
+@pytest.mark.parametrize(
+    ("description", "found"),
+    [
+        ("Campaigns: cmp-news-05", {"mktcmpid": "cmp-news-05"}),
+        ("campaigns:cmp-1, cmp-2; cmp-3", {"mktcmpid": "cmp-1, cmp-2, cmp-3"}),
+        ("Campaigns: mktcmpid=cmp-1&utm_source=newsletter", {"mktcmpid": "cmp-1", "utm_source": "newsletter"}),
+        ("Please call me\nCampaigns: cmp-news-05", {"mktcmpid": "cmp-news-05"}),
+        ("Campaigns: ", {}),
+        ("My campaigns: none", {}),  # not at the start of a line: the customer's words
+    ],
+)
+def test_the_marketplace_campaigns_text_form(description: str, found: dict[str, str]) -> None:
+    assert campaign.parameters(description) == found
+
+
+@pytest.mark.parametrize(
+    ("description", "note"),
+    [
+        ('{"mktcmpid": "cmp-42"}', ""),
+        ("mktcmpid=cmp-42&utm_source=newsletter", ""),
+        ("?utm_campaign=spring", ""),
+        ("Campaigns: cmp-42", ""),
+        ("Campaigns: ", ""),
+        ("Please call me\nCampaigns: cmp-42", "Please call me"),
+        ('Please call me {"mktcmpid": "cmp-42"}', 'Please call me {"mktcmpid": "cmp-42"}'),
+        (
+            "Came from https://appsource.microsoft.com/x?utm_source=linkedin",
+            "Came from https://appsource.microsoft.com/x?utm_source=linkedin",
+        ),
+        ('{"colour": "blue"}', '{"colour": "blue"}'),  # no parameter in it: the customer's, whatever it is
+        ("a=b", "a=b"),
+    ],
+)
+def test_the_customers_note_is_the_description_without_what_only_carries_parameters(
+    description: str, note: str
+) -> None:
+    assert campaign.customer_note(description, campaign.parameters(description)) == note
+
+
 def test_garbage_never_fails_and_finds_nothing() -> None:
     for text in ("", "Please call me", "{not json", "[1,2]", '{"mktcmpid": {"nested": 1}}', "xmktcmpid=1", "%%%=&&"):
         assert campaign.parameters(text) == {}
@@ -71,6 +110,8 @@ HOSTILE_DESCRIPTIONS = {
     "braces then one closing": "{" * 70_000 + "}",
     "nested JSON keys": '{"a":' * 14_000,
     "parameter names without values": "mktcmpid=&" * 7_000,
+    "blank lines": "\n" * 40_000,
+    "spaces on one line": " " * 70_000,
 }
 
 

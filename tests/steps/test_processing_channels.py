@@ -146,7 +146,7 @@ def test_a_failed_lead_alerts_both_channels_once(world: World) -> None:
     assert row["AlertedAt"] and row["TeamsAlertedAt"]
     assert len(world.channel.cards) == 2 and len(world.mailer.sent) == 2
     alert = world.channel.cards[1]["attachments"][0]["content"]["body"][0]["text"]
-    assert "could not be delivered" in alert
+    assert "not in Dynamics 365 yet" in alert
 
 
 def test_teams_only_without_mail(world: World) -> None:
