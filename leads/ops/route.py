@@ -70,11 +70,11 @@ class _Asking:
         except DataverseRejected as exc:
             if exc.status != 401:
                 raise  # Dynamics answered: a refusal the app would meet too
-            self.why = f"Dynamics refused the sign-in ({exc})"
+            self.why = f"Dynamics refused the sign-in: {exc}"
         except SignInError as exc:
-            self.why = f"signing in failed ({exc})"
+            self.why = f"signing in failed: {exc}"
         except Exception as exc:  # unreachable, timed out, a TLS problem: a preview shows what it can
-            self.why = f"Dynamics did not answer ({type(exc).__name__}: {str(exc)[:200]})"
+            self.why = f"Dynamics did not answer: {type(exc).__name__}: {str(exc)[:200]}"
         raise NotAsked(None, "", self.why)
 
 
@@ -142,7 +142,7 @@ def _print_unverified(routed: Routed, dynamics: _Asking, out: TextIO) -> bool:
     if dynamics.why and routed.enrichment.columns:
         names.append(f"the columns {', '.join(routed.enrichment.columns)} against your lead table")
     if names:
-        print(f"not verified ({dynamics.why}):", file=out)
+        print(f"not verified, as {dynamics.why}:", file=out)
         for name in names:
             print(f"  {name}", file=out)
     return bool(names)
@@ -159,7 +159,7 @@ def _dynamics(env: dict[str, str] | None) -> tuple[_Asking, str]:
     try:
         dynamics = load_dynamics(env)
     except SettingsError as exc:
-        why = f"the Dynamics settings have problems ({'; '.join(exc.problems)})"
+        why = f"the Dynamics settings have problems: {'; '.join(exc.problems)}"
         return _Asking(None, why), "{DYNAMICS_URL}"
     if not dynamics.enabled:
         return _Asking(None, "DYNAMICS_ENABLED is false"), dynamics.api_url
