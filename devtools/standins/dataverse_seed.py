@@ -38,6 +38,7 @@ def seed(control_url: str, rules_file: Path) -> list[str]:
     rules = parse_rules(tomllib.loads(rules_file.read_text(encoding="utf-8")))
     added = []
     with requests.Session() as session:
+        session.trust_env = False  # the stand-in is on loopback: no proxy from the environment
         for entity_set, record in records_named(rules):
             session.post(f"{control_url}/records/{entity_set}", json=record, timeout=5).raise_for_status()
             added.append(f"{entity_set}: {record.get('name') or record.get('internalemailaddress')}")
