@@ -15,6 +15,7 @@ import sys
 import time
 
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
+from devtools.standins.dataverse_seed import seed
 from leads.core.validation_lead import test_lead_payload
 from leads.settings import SettingsError, local_file
 
@@ -23,6 +24,7 @@ SETTINGS = ROOT / local_file.FILE_NAME
 SAMPLE = ROOT / local_file.SAMPLE_NAME
 GENERATED_MARK = "LOCAL_STANDINS"  # a Values entry: this file was written by `make run`, and may be rewritten
 APP_PORT = 7071
+EXAMPLE_RULES = ROOT / "routing.example.toml"
 
 
 def uses_standins() -> bool:
@@ -90,6 +92,8 @@ def start_local_services(started: list[subprocess.Popen[bytes]]) -> dict[str, st
     standins, standin_values = start_standins()
     started.append(standins)
     write_standin_settings(standin_values)
+    seed(standin_values["STANDIN_DATAVERSE_CONTROL"], EXAMPLE_RULES)  # so the example routes fully locally
+    print(f"the Dataverse stand-in holds the users, teams and campaigns {EXAMPLE_RULES.name} names")
     print(
         "local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
         " put real credentials in it to use your Dynamics 365 instead)"

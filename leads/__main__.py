@@ -67,7 +67,10 @@ def parser() -> argparse.ArgumentParser:
     routed = sub.add_parser(
         "route", help="show the rule a marketplace payload matches, its Dynamics body and recipients (sends nothing)"
     )
-    routed.add_argument("payload", type=Path, metavar="FILE.json", help="a marketplace lead as the endpoint gets it")
+    routed.add_argument(
+        "payload", type=Path, nargs="?", metavar="FILE.json", help="a marketplace lead as the endpoint gets it"
+    )
+    routed.add_argument("--example", action="store_true", help="route a built-in example lead instead of a file")
 
     test = sub.add_parser("send-test-lead", help="post a marketplace test lead (MSFT_TEST_…) and follow it")
     test.add_argument("--url", default="http://127.0.0.1:7071/api/leads", help="endpoint (default: %(default)s)")
@@ -120,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.command == "replay" and not (args.lead_ids or args.failed or args.held):
         cli.error("replay needs lead ids, --failed or --held")
+    if args.command == "route" and (args.payload is None) == (not args.example):
+        cli.error("route needs a FILE.json or --example (one of them)")
     if args.command == "import" and (args.file is None) == (not args.from_table):
         cli.error("import needs a FILE or --from-table (one of them)")
     try:

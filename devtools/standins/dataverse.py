@@ -1,25 +1,31 @@
 """Dataverse Web API stand-in: the ``leads`` entity set (dataverse_leads.py, its columns in dataverse_columns.py),
-WhoAmI and RetrieveUserPrivileges (dataverse_privileges.py); contacts, accounts, systemusers, teams and campaigns
+the lead table's definitions (dataverse_metadata.py), WhoAmI, RetrieveUserPrivileges and
+RetrieveUserSetOfPrivilegesByNames (dataverse_privileges.py); contacts, accounts, systemusers, teams and campaigns
 to query and to bind a lead to (dataverse_records.py, with the OData query options of dataverse_query.py).
 
 Status codes, conditional upserts and error bodies ``{"error": {"code": "0x…", "message": …}}`` follow the
 Web API docs (REFERENCE §3). Codes confirmed in public text: 0x80040237 (duplicate key), 0x80040217 (does not
 exist), 0x80072322/0x80072326 (service protection), 0x80072560 (no application user: "The user is not a member
 of the organization.", seen in Microsoft's dual-write troubleshooting page), 0x80040220 (missing privilege).
-Codes for payload errors (0x80048d19, 0x80044331, 0x80060888, 0x80060882) are taken from community reports;
+Codes for payload errors (0x80048d19, 0x80044331, 0x8004431A, 0x80060888, 0x80060882) are taken from community
+reports;
 the body of a real 401 is undocumented (often empty), so ours carries an empty code.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from .base import JSON, RecordedRequest, Request, Response, StandIn
 from .dataverse_columns import GUID, LEAD_COLUMNS, LEAD_SOURCE_CODES, OPTION_SETS
+from .dataverse_lead_attributes import LEAD_ATTRIBUTES, Attribute
 from .dataverse_leads import LeadsEntitySet
+from .dataverse_metadata import ATTRIBUTES, attributes
 from .dataverse_privileges import DEFAULT_PRIVILEGES, Caller, systemuser_id, user_privileges, who_am_i
 from .dataverse_query import query_options, wants_annotations
 from .dataverse_records import TABLES, Records
@@ -37,6 +43,9 @@ _API = re.compile(r"^/api/data/(v9\.[0-2])/(.*)$")
 _LEAD_KEY = re.compile(rf"leads\({GUID}\)")
 _ANY_LEAD_KEY = re.compile(r"leads\((.*)\)")
 _PRIVILEGES_OF = re.compile(rf"systemusers\({GUID}\)/Microsoft\.Dynamics\.CRM\.RetrieveUserPrivileges\(\)")
+_PRIVILEGES_BY_NAMES = re.compile(
+    rf"systemusers\({GUID}\)/Microsoft\.Dynamics\.CRM\.RetrieveUserSetOfPrivilegesByNames\(PrivilegeNames=(@\w+)\)"
+)
 
 
 class DataverseStandIn(StandIn):
@@ -55,7 +64,8 @@ class DataverseStandIn(StandIn):
         super().__init__(host=host, port=port, tokens=tokens, concurrency_limit=concurrency_limit)
         self.authority_host = authority_host.rstrip("/")
         self.tenant_id = tenant_id
-        self.privileges: set[str] = set(DEFAULT_PRIVILEGES)
+        self.privileges: set[str] = set(DEFAULT_PRIVILEGES)  # through the user's own security roles
+        self.team_privileges: set[str] = set()  # inherited from the roles of teams the user is a member of
         self.application_user_missing = False
         self.organization_id = str(uuid.uuid4())
         self.business_unit_id = str(uuid.uuid4())
@@ -81,12 +91,19 @@ class DataverseStandIn(StandIn):
 
     @property
     def custom_columns(self) -> set[str]:
-        """A publisher's own lead columns (new_offerid…), accepting any JSON scalar."""
-        return self._leads.custom_columns
+        """The names of a publisher's own lead columns (new_offerid…)."""
+        return set(self._leads.custom_columns)
 
     @custom_columns.setter
-    def custom_columns(self, columns: set[str]) -> None:
-        self._leads.custom_columns = columns
+    def custom_columns(self, columns: Iterable[str | dict[str, Any]]) -> None:
+        """Names (text columns of 100 characters, Dataverse's default), or ``{"name": "new_tier", "type":
+        "Picklist", "options": {"1": "Gold"}}`` / ``{"name": …, "type": "String", "max_length": 20}``."""
+        self._leads.custom_columns = {column.name: column for column in map(_custom_column, columns)}
+
+    @property
+    def lead_attributes(self) -> dict[str, Attribute]:
+        """The lead table's columns as the stand-in describes and checks them."""
+        return self._leads.columns
 
     def user_id(self, principal: str) -> str:
         """The systemuserid Dataverse would map this caller to (stable per principal)."""
@@ -112,6 +129,7 @@ class DataverseStandIn(StandIn):
         self.records.clear()
         self.custom_columns = set()
         self.privileges = set(DEFAULT_PRIVILEGES)
+        self.team_privileges = set()
         self.application_user_missing = False
 
     # --- control API -----------------------------------------------------------------------------
@@ -129,16 +147,19 @@ class DataverseStandIn(StandIn):
     def configure(self, changes: dict[str, JSON]) -> None:
         if "privileges" in changes:
             self.privileges = set(changes.pop("privileges"))
+        if "team_privileges" in changes:
+            self.team_privileges = set(changes.pop("team_privileges"))
         if "application_user_missing" in changes:
             self.application_user_missing = bool(changes.pop("application_user_missing"))
         if "custom_columns" in changes:
-            self.custom_columns = set(changes.pop("custom_columns"))
+            self.custom_columns = list(changes.pop("custom_columns"))
         super().configure(changes)
 
     def config_snapshot(self) -> dict[str, JSON]:
         return {
             **super().config_snapshot(),
             "privileges": sorted(self.privileges),
+            "team_privileges": sorted(self.team_privileges),
             "application_user_missing": self.application_user_missing,
             "custom_columns": sorted(self.custom_columns),
         }
@@ -191,7 +212,8 @@ class DataverseStandIn(StandIn):
             return odata_error(error.status, error.code, error.message)
 
     def _route(self, request: Request, version: str, resource: str, token: IssuedToken) -> Response:
-        caller = Caller(f"{self.base_url}/api/data/{version}", self.user_id(token.principal), self.privileges)
+        held = self.privileges | self.team_privileges  # Dataverse enforces both
+        caller = Caller(f"{self.base_url}/api/data/{version}", self.user_id(token.principal), held)
         with self._users_lock:
             self._users[caller.user_id] = token.principal
         method = request.method
@@ -199,6 +221,10 @@ class DataverseStandIn(StandIn):
             return who_am_i(caller, self.business_unit_id, self.organization_id)
         if (match := _PRIVILEGES_OF.fullmatch(resource)) and method == "GET":
             return self._user_privileges(caller, match.group(1).lower())
+        if (match := _PRIVILEGES_BY_NAMES.fullmatch(resource)) and method == "GET":
+            return self._privileges_by_names(request, caller, match.group(1).lower(), match.group(2))
+        if (match := ATTRIBUTES.fullmatch(resource)) and method == "GET":
+            return attributes(request, caller.api, match.group(1), match.group(2), self.lead_attributes.values())
         if match := _LEAD_KEY.fullmatch(resource):
             answer = self._leads.by_key(request, caller, match.group(1).lower())
             if answer is not None:
@@ -215,7 +241,7 @@ class DataverseStandIn(StandIn):
             return self._query_records(request, caller, resource)
         else:
             segment = resource.split("/")[0].split("(")[0]
-            if segment not in ("leads", "WhoAmI", *TABLES):
+            if segment not in ("leads", "WhoAmI", "EntityDefinitions", *TABLES):
                 raise DataverseError(404, "0x80060888", f"Resource not found for the segment '{segment}'.")
         raise DataverseError(405, "", f"The HTTP method '{method}' is not supported for '{resource}' by the stand-in.")
 
@@ -224,7 +250,20 @@ class DataverseStandIn(StandIn):
             known = user_id in self._users
         if not known:
             raise DataverseError(404, "0x80040217", f"systemuser With Id = {user_id} Does Not Exist")
-        return user_privileges(caller.api, self.privileges, self.business_unit_id)
+        return user_privileges(caller.api, self.privileges, self.business_unit_id)  # the user's own roles only
+
+    def _privileges_by_names(self, request: Request, caller: Caller, user_id: str, alias: str) -> Response:
+        """The privileges asked for (a JSON array in the parameter alias) that the user holds, directly or
+        through a team."""
+        self._user_privileges(caller, user_id)  # 404 for a user the stand-in has not seen
+        try:
+            names = json.loads(request.param(alias) or "")
+        except ValueError:
+            names = None
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise DataverseError(400, "0x80060888", f"The parameter alias '{alias}' is not a collection of strings.")
+        held = (self.privileges | self.team_privileges) & set(names)
+        return user_privileges(caller.api, held, self.business_unit_id, "RetrieveUserSetOfPrivilegesByNamesResponse")
 
     def _query_records(self, request: Request, caller: Caller, entity_set: str) -> Response:
         _key, logical_name, privilege = TABLES[entity_set]
@@ -236,3 +275,14 @@ class DataverseStandIn(StandIn):
     def _lead_changed(self, event: str) -> None:
         self.notify()
         self.emit(event)
+
+
+def _custom_column(column: str | dict[str, Any]) -> Attribute:
+    if isinstance(column, str):
+        return Attribute(column, "String", 100, custom=True)
+    kind = str(column.get("type", "String"))
+    options = {int(value): str(label) for value, label in dict(column.get("options", {})).items()}
+    length = column.get("max_length", 100 if kind == "String" else 2000 if kind == "Memo" else None)
+    if column["name"] in LEAD_ATTRIBUTES:
+        raise ValueError(f"{column['name']} is a standard column of the lead table")
+    return Attribute(str(column["name"]), kind, length, options, custom=True)

@@ -10,12 +10,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .dataverse_columns import LEAD_COLUMNS, check_lengths, lead_values
+from .dataverse_columns import LEAD_COLUMNS, check_values, lead_values
+from .dataverse_lead_attributes import LEAD_ATTRIBUTES, Attribute
 from .dataverse_privileges import Caller
 from .dataverse_query import query_options
 from .dataverse_records import Records
 from .dataverse_responses import DataverseError, odata_json
 from .messages import Request, Response
+
+# A lead's lookup column → the privilege its target needs to be linked to a lead, and the target's table.
+APPENDED_TO = {
+    "_campaignid_value": ("prvAppendToCampaign", "campaign"),
+    "_parentcontactid_value": ("prvAppendToContact", "contact"),
+    "_parentaccountid_value": ("prvAppendToAccount", "account"),
+}
 
 
 class LeadsEntitySet:
@@ -23,7 +31,7 @@ class LeadsEntitySet:
 
     def __init__(self, records: Records, changed: Callable[[str], None]) -> None:
         self.records = records  # the tables a lead's lookups bind to
-        self.custom_columns: set[str] = set()  # a publisher's own lead columns (new_offerid…), any JSON scalar
+        self.custom_columns: dict[str, Attribute] = {}  # a publisher's own lead columns (new_offerid…)
         self._changed = changed
         self._rows: dict[str, dict[str, Any]] = {}
         self._versions = 1000
@@ -37,6 +45,11 @@ class LeadsEntitySet:
         with self._lock:
             record = self._rows.get(lead_id.lower())
             return dict(record) if record else None
+
+    @property
+    def columns(self) -> dict[str, Attribute]:
+        """The lead table's columns: the standard ones and the publisher's own."""
+        return LEAD_ATTRIBUTES | self.custom_columns
 
     def clear(self) -> None:
         with self._lock:
@@ -60,7 +73,7 @@ class LeadsEntitySet:
         return None
 
     def create(self, request: Request, caller: Caller) -> Response:
-        values = lead_values(request, None, self.custom_columns, self.records)
+        values = lead_values(request, None, self.columns, self.records)
         lead_id = str(values.pop("leadid", None) or uuid.uuid4()).lower()
         with self._lock:
             if lead_id in self._rows:
@@ -83,7 +96,7 @@ class LeadsEntitySet:
         )
 
     def _upsert(self, request: Request, caller: Caller, lead_id: str) -> Response:
-        values = lead_values(request, lead_id, self.custom_columns, self.records)
+        values = lead_values(request, lead_id, self.columns, self.records)
         if_none_match = request.header("if-none-match").strip()
         if_match = request.header("if-match").strip()
         with self._lock:
@@ -108,9 +121,13 @@ class LeadsEntitySet:
     ) -> dict[str, Any]:
         """Check the caller's privileges and the values, then insert or merge; the caller holds _lock."""
         caller.require("prvWriteLead" if existing else "prvCreateLead")
-        check_lengths(values)
+        check_values(values, self.columns)
         if values.get("_ownerid_value") not in (None, caller.user_id):  # another owner: that is assigning it
             caller.require("prvAssignLead")
+        for lookup, (privilege, table) in APPENDED_TO.items():  # linking a record: Append here, AppendTo there
+            if values.get(lookup) is not None:
+                caller.require("prvAppendLead")
+                caller.require(privilege, table)
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._versions += 1
         if existing is None:

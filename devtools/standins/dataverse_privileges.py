@@ -1,7 +1,16 @@
 """Who the Dataverse stand-in's caller is and what they may do: the systemuserid a principal maps to, the
-privilege check (403 ``0x80040220``), ``WhoAmI`` and ``RetrieveUserPrivileges``.
+privilege check (403 ``0x80040220``), ``WhoAmI``, ``RetrieveUserPrivileges`` and
+``RetrieveUserSetOfPrivilegesByNames``.
 
-Every caller holds the same privileges: the stand-in's ``privileges`` set, which tests change.
+Every caller holds the same privileges: those of its own security roles (the stand-in's ``privileges`` set) and
+those it inherits from the roles of teams it is a member of (``team_privileges``); tests change both. Dataverse
+enforces both kinds. Which function reports which kind:
+- RetrieveUserSetOfPrivilegesByNames: both. Confirmed by its Web API reference ("privileges for a system user
+  (user) has through their roles, and inherited privileges from their team membership") and by "Verifying access
+  in code" (these messages "include privileges that the user might have from teams").
+- RetrieveUserPrivileges: the user's own roles only. Microsoft's pages disagree (the Web API function page: "through
+  his or her roles in the specified business unit"; the current SDK class page adds team membership), so this is
+  the narrower reading [U]; the app does not rely on it.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from .messages import Response
 
 # What the tests' application user holds: create leads, assign them an owner, read what routing looks up.
 DEFAULT_PRIVILEGES = frozenset(
-    {"prvCreateLead", "prvReadLead", "prvWriteLead", "prvAssignLead"} | {table[2] for table in TABLES.values()}
+    {"prvCreateLead", "prvReadLead", "prvWriteLead", "prvAppendLead", "prvAssignLead"}
+    | {"prvAppendToCampaign", "prvAppendToContact", "prvAppendToAccount"}
+    | {table[2] for table in TABLES.values()}
 )
 _STANDIN_NAMESPACE = uuid.UUID("5f0c3c1e-8f0e-4a8e-9d7e-2b8f7c1d0a11")
 
@@ -60,8 +71,9 @@ def who_am_i(caller: Caller, business_unit_id: str, organization_id: str) -> Res
     )
 
 
-def user_privileges(api: str, privileges: set[str], business_unit_id: str) -> Response:
-    """``RetrieveUserPrivileges``: every privilege held, at global depth."""
+def user_privileges(api: str, privileges: set[str], business_unit_id: str, response: str = "") -> Response:
+    """``RetrieveUserPrivileges`` (or, with ``response``, another function answering RolePrivileges): every
+    privilege in ``privileges``, at global depth."""
     role_privileges = [
         {"Depth": "Global", "PrivilegeId": _privilege_id(name), "BusinessUnitId": business_unit_id,
          "PrivilegeName": name}
@@ -70,7 +82,7 @@ def user_privileges(api: str, privileges: set[str], business_unit_id: str) -> Re
     return odata_json(
         200,
         {
-            "@odata.context": f"{api}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
+            "@odata.context": f"{api}/$metadata#Microsoft.Dynamics.CRM.{response or 'RetrieveUserPrivilegesResponse'}",
             "RolePrivileges": role_privileges,
         },
     )

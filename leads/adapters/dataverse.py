@@ -19,11 +19,13 @@ from urllib.parse import quote
 
 import requests
 
+from leads.adapters import dataverse_metadata
 from leads.adapters.signin import TokenSource
 from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, redirected, worth_retrying
 from leads.core.addresses import without_addresses
 from leads.core.enrichment import ExistingContact
 from leads.core.errors import DataverseError, DataverseRejected, DataverseUnavailable
+from leads.core.lead_columns import LeadColumns
 from leads.core.routing import Lookup
 from leads.core.service_text import service_code, without_values
 from leads.settings import DynamicsSettings
@@ -48,6 +50,8 @@ ODATA_HEADERS = {
 
 class Dataverse:
     """Holds the settings, the process's token source and HTTP session."""
+
+    _lead_columns: LeadColumns | None = None  # read once (lead_columns)
 
     def __init__(
         self,
@@ -93,6 +97,27 @@ class Dataverse:
         if response.status_code != 200:
             raise self._error(response)
         return {item.get("PrivilegeName", "") for item in response.json().get("RolePrivileges", [])}
+
+    def privileges_held(self, user_id: str, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` (prvCreateLead…) the user holds, through its own roles or a team's
+        (RetrieveUserSetOfPrivilegesByNames; see adapters/dataverse_metadata.py)."""
+        response = self._request("GET", dataverse_metadata.privileges_path(user_id, names))
+        if response.status_code != 200:
+            raise self._error(response)
+        return dataverse_metadata.held(response.json())
+
+    def lead_columns(self) -> LeadColumns:
+        """The organisation's lead table: every column's type, IsValidForCreate, MaxLength and options (four
+        requests, made once per client)."""
+        if self._lead_columns is None:
+            answers = []
+            for path in (dataverse_metadata.COMMON, *dataverse_metadata.CASTS):
+                response = self._request("GET", path)
+                if response.status_code != 200:
+                    raise self._error(response)
+                answers.append(response.json().get("value", []))
+            self._lead_columns = dataverse_metadata.lead_columns(answers[0], answers[1:])
+        return self._lead_columns
 
     def find_id(self, lookup: Lookup) -> str | None:
         """The id of the record a routing rule names, or None when there is none."""

@@ -1,8 +1,9 @@
 """What routing and contact linking add to the Dynamics lead: lookups (``…@odata.bind``), columns and facts for
-the description; and which lookup a Dataverse refusal was about. Pure, no I/O."""
+the description; and which lookup or column a Dataverse refusal was about. Pure, no I/O."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +21,30 @@ _PRIVILEGE_BINDINGS = (
     ("campaign", "campaignid"),
     ("contact", "parentcontactid"),
     ("account", "parentaccountid"),
+    ("prvappendlead", "campaignid"),  # linking anything to a lead needs Append on it: drop one link at a time
+    ("prvappendlead", "parentcontactid"),
+    ("prvappendlead", "parentaccountid"),
+)
+# How Dataverse names the column it refuses (REFERENCE §9.3 and the stand-in's docstrings): an unknown property
+# (0x80048d19 in a body, 0x80060888 elsewhere), a choice value outside its options, text over MaxLength, column
+# security.
+_NAMED_COLUMN = (
+    re.compile(r"property '(\w+)' does not exist on type", re.IGNORECASE),
+    re.compile(r"could not find a property named '(\w+)'", re.IGNORECASE),
+    re.compile(r"the value .{0,40}? of '(\w+)' on record of type", re.IGNORECASE),
+    re.compile(r"the length of the '(\w+)' attribute", re.IGNORECASE),
+    re.compile(r"permissions? for the '?(\w+)'? attribute", re.IGNORECASE),
+)
+# A value of the wrong type: OData names the value, not the property (OData/odata.net issue 1900).
+_LITERAL = re.compile(r"cannot convert the literal '(.*?)' to the expected type", re.IGNORECASE | re.DOTALL)
+_PAYLOAD = "error identified in payload"
+_WHY = (
+    ("does not exist on type", "not a column of the lead table"),
+    ("could not find a property", "not a column of the lead table"),
+    ("outside the valid range", "not one of its options"),
+    ("maximum allowed length", "longer than the column allows"),
+    ("cannot convert", "a value of the wrong type"),
+    ("permission", "no permission to set it"),
 )
 
 
@@ -56,6 +81,10 @@ class Enrichment:
         bindings = {key: value for key, value in self.bindings.items() if key != name}
         return replace(self, bindings=bindings, notes=(*self.notes, note))
 
+    def without_columns(self, names: tuple[str, ...], note: str) -> Enrichment:
+        columns = {key: value for key, value in self.columns.items() if key not in names}
+        return replace(self, columns=columns, notes=(*self.notes, note))
+
 
 def refused_binding(enrichment: Enrichment, status: int | None, message: str) -> str | None:
     """The navigation property a Dataverse refusal is about, or None when it is about the lead itself.
@@ -75,3 +104,30 @@ def refused_binding(enrichment: Enrichment, status: int | None, message: str) ->
             if fragment in privilege.group(1) and name in enrichment.bindings:
                 return name
     return None
+
+
+def refused_columns(enrichment: Enrichment, status: int | None, message: str) -> tuple[str, ...]:
+    """The columns routing added that a Dataverse refusal is about, or () when it is about the lead itself.
+
+    A column Dataverse names is that column (if routing set it); a value of the wrong type is every routing column
+    with that value; any other refusal of the payload (the app's own columns are always text of the right length,
+    and leadsourcecode 8) is put down to all of routing's columns, so the lead can still be created without them."""
+    if status not in (400, 403) or not enrichment.columns:
+        return ()
+    for pattern in _NAMED_COLUMN:
+        if found := pattern.search(message):
+            return (found.group(1),) if found.group(1) in enrichment.columns else ()
+    if literal := _LITERAL.search(message):
+        same = tuple(name for name, value in enrichment.columns.items() if _as_literal(value) == literal.group(1))
+        return same or tuple(enrichment.columns)
+    return tuple(enrichment.columns) if _PAYLOAD in message.lower() else ()
+
+
+def refusal_why(message: str) -> str:
+    """A few words on why Dataverse refused a column (never a value: it may be personal data)."""
+    text = message.lower()
+    return next((why for fragment, why in _WHY if fragment in text), "refused")
+
+
+def _as_literal(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from leads.core import campaign
 from leads.core.mapping import SOURCE_NAMES
-from leads.core.payload import Lead
+from leads.core.payload import Lead, cut
 
 LookupKind = Literal["user", "team", "campaign_name", "campaign_code"]
 # Fields a column template may use: "{offer_id}". Personal fields have columns of their own and are left out.
@@ -24,6 +24,14 @@ TEMPLATE_FIELDS = (
     "lead_id", "offer_id", "offer_title", "action", "source", "lead_source", "country", "company", "received",
     "is_test", *campaign.COLUMNS,
 )  # fmt: skip
+# The most characters each field puts into a column (longer values are cut), so a template's longest result is
+# known before any lead arrives: `check` compares it with the column's maximum length. Marketplace offer ids are
+# short (publisher.offer); titles and names get the lengths their own Dynamics columns have.
+TEMPLATE_LIMITS = {
+    "lead_id": 32, "offer_id": 100, "offer_title": 300, "action": 100, "source": 100, "lead_source": 300,
+    "country": 80, "company": 100, "received": 25, "is_test": 5,
+    **dict.fromkeys(campaign.COLUMNS, campaign.MAX_VALUE_CHARS),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,14 +109,29 @@ class RoutingRules:
         return next((rule for rule in self.rules if rule.when.hold_for(lead)), None)
 
     def lookups(self) -> list[tuple[Rule, str, Lookup]]:
-        """Every record the rules name, with the rule and the key naming it (for `check`)."""
+        """Every record the rules name, with the rule and the key naming it as the file writes it (for `check`)."""
         named = []
         for rule in self.rules:
             if rule.owner is not None:
                 named.append((rule, f"owner_{rule.owner.kind}", rule.owner))
             if rule.campaign is not None:
-                named.append((rule, rule.campaign.kind, rule.campaign))
+                named.append((rule, "campaign" if rule.campaign.kind == "campaign_name" else "campaign_code",
+                              rule.campaign))  # fmt: skip
         return named
+
+    def columns(self) -> list[tuple[Rule, str, str, Any]]:
+        """Every column the rules set: (rule, the key as the file writes it, the column, its value or template)."""
+        found: list[tuple[Rule, str, str, Any]] = []
+        for rule in self.rules:
+            for name in ("leadsourcecode", "leadqualitycode"):
+                if (code := getattr(rule, name)) is not None:
+                    found.append((rule, name, name, code))
+            found += [(rule, f"columns.{name}", name, value) for name, value in rule.columns.items()]
+        return found
+
+    @property
+    def sets_campaigns(self) -> bool:
+        return any(rule.campaign is not None or rule.campaign_from_mktcmpid for rule in self.rules)
 
     @property
     def assign_owners(self) -> bool:
@@ -184,9 +207,18 @@ def template_problem(template: str) -> str | None:
 
 
 def render(template: str, values: dict[str, str]) -> str:
-    """The template with each ``{field}`` replaced (checked by template_problem when the rules were loaded)."""
+    """The template with each ``{field}`` replaced (checked by template_problem when the rules were loaded), each
+    value cut to its TEMPLATE_LIMITS length."""
     parts = string.Formatter().parse(template)
-    return "".join(text + (values.get(name, "") if name else "") for text, name, _, _ in parts)
+    return "".join(text + (cut(values.get(name, ""), TEMPLATE_LIMITS.get(name, 0)) if name else "")
+                   for text, name, _, _ in parts)  # fmt: skip
+
+
+def longest(template: str) -> int:
+    """The most characters (UTF-16 code units) ``template`` can make: its text and each field at its limit."""
+    parts = string.Formatter().parse(template)
+    return sum(len(text.encode("utf-16-le")) // 2 + (TEMPLATE_LIMITS.get(name, 0) if name else 0)
+               for text, name, _, _ in parts)  # fmt: skip
 
 
 def _any_glob(patterns: tuple[str, ...], value: str) -> bool:

@@ -17,6 +17,7 @@ from leads.adapters.signin import token_source
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
+from leads.core.privileges import EVERY, LEADS
 from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
@@ -115,7 +116,8 @@ def _check_storage(storage: Any, report: Callable[[bool | None, str, str], None]
 def _check_dynamics(
     dynamics: Any, report: Callable[[bool | None, str, str], None]
 ) -> tuple[Dataverse, set[str]] | None:
-    """Sign-in, WhoAmI and the create privilege; the client and the user's privileges when those work."""
+    """Sign-in, WhoAmI and the privileges on leads; the client and the privileges the user holds (of those any
+    feature needs, including privileges held through a team) when those work."""
     if not dynamics.enabled:
         report(None, "Dynamics", "DYNAMICS_ENABLED is false: leads are kept as held, nothing is sent")
         return None
@@ -142,7 +144,7 @@ def _check_dynamics(
         return None
     report(True, "WhoAmI", f"user {me.get('UserId')} in organisation {me.get('OrganizationId')}")
     try:
-        privileges = dataverse.privileges(str(me.get("UserId")))
+        privileges = dataverse.privileges_held(str(me.get("UserId")), (needed.privilege for needed in EVERY))
     except DataverseError as exc:
         report(False, "create leads", f"could not read the user's privileges: {_dataverse_advice(exc)}")
         return None
@@ -155,6 +157,9 @@ def _check_dynamics(
         )
     else:
         report(False, "create leads", "the user lacks prvCreateLead: give its security role Create on Lead")
+    for needed in LEADS[1:]:
+        holds = needed.privilege in privileges
+        report(holds, needed.label, f"the user holds {needed.privilege}" if holds else needed.advice())
     return dataverse, privileges
 
 

@@ -1,6 +1,7 @@
-"""`check`, routing part: the rules file parses, every user, team and campaign it names exists in Dynamics, and
-the application user holds the privileges routing needs (assigning an owner: prvAssignLead; linking contacts:
-prvReadContact)."""
+"""`check`, routing part: the rules file parses; every user, team and campaign it names exists in Dynamics; every
+column a rule sets exists in the organisation's lead table, can be set on create and takes the rule's value (a
+template at its longest), as do the columns the app fills itself; and the application user holds the privileges
+routing and contact linking need (core/privileges.py), including those it holds through a team."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 
 from leads.adapters.dataverse import Dataverse
 from leads.core.errors import DataverseError
+from leads.core.lead_columns import LeadColumns
+from leads.core.privileges import for_routing
 from leads.core.routing import Lookup, RoutingRules
+from leads.core.rule_columns import Verdict, app_problems, rule_verdicts
 from leads.settings import RoutingSettings, SettingsError, load_routing
 
 Report = Callable[[bool | None, str, str], None]
@@ -36,6 +40,7 @@ def check_routing(
         if any(rule.recipients for rule in routing.rules.rules) and (mail is None or not mail.enabled):
             report(False, "routing recipients", "rules name recipients, but mail is off: set NOTIFY_TO (the "
                    "recipients of leads whose rule names none) and MAIL_TRANSPORT")  # fmt: skip
+    table = _check_lead_table(connected[0], report) if connected is not None else None
     if routing.rules is None and not routing.link_contacts:
         return
     if connected is None:
@@ -44,14 +49,45 @@ def check_routing(
     dataverse, privileges = connected
     if routing.rules is not None:
         _check_names(routing.rules, routing, dataverse, report)
+        if table is not None:
+            _check_columns(rule_verdicts(routing.rules, table), _file_name(routing), report)
     _check_privileges(routing, privileges, report)
+
+
+def _check_lead_table(dataverse: Dataverse, report: Report) -> LeadColumns | None:
+    """The lead table's definitions, read once; the columns the app fills from every lead must fit."""
+    try:
+        table = dataverse.lead_columns()
+    except DataverseError as exc:
+        report(False, "lead table", f"its column definitions could not be read: {exc}")
+        return None
+    problems = app_problems(table)
+    if problems:
+        report(False, "lead table", "; ".join(problems))
+    else:
+        report(True, "lead table", f"{len(table.columns)} columns; the ones the app fills from every lead fit")
+    return table
+
+
+def _check_columns(verdicts: list[Verdict], file_name: str, report: Report) -> None:
+    for verdict in verdicts:
+        if verdict.problem is None:
+            report(True, verdict.name, verdict.detail)
+            continue
+        without = " (the default leadsourcecode 8, Web, applies)" if verdict.key == "leadsourcecode" else ""
+        report(False, verdict.name, f"{verdict.column} {verdict.problem.why}: {verdict.problem.fix}, or remove "
+               f"{verdict.key} from {file_name}; until then leads are created without it{without}")  # fmt: skip
+
+
+def _file_name(routing: RoutingSettings) -> str:
+    return routing.file.name if routing.file is not None else "the rules file"
 
 
 def _check_names(rules: RoutingRules, routing: RoutingSettings, dataverse: Dataverse, report: Report) -> None:
     named: dict[Lookup, list[str]] = {}
     for rule, key, lookup in rules.lookups():
         named.setdefault(lookup, []).append(f"rule {rule.number} {key}")
-    file_name = routing.file.name if routing.file is not None else "the rules file"
+    file_name = _file_name(routing)
     for lookup, where in named.items():
         name = f"{lookup.describe()} ({', '.join(where)})"
         try:
@@ -67,13 +103,8 @@ def _check_names(rules: RoutingRules, routing: RoutingSettings, dataverse: Datav
 
 
 def _check_privileges(routing: RoutingSettings, privileges: set[str], report: Report) -> None:
-    needed = []
-    if routing.rules is not None and routing.rules.assign_owners:
-        needed.append(("prvAssignLead", "assign leads", "Assign on Lead (rules give leads an owner)"))
-    if routing.link_contacts:
-        needed.append(("prvReadContact", "read contacts", "Read on Contact (DYNAMICS_LINK_CONTACTS=true)"))
-    for privilege, name, what in needed:
-        if privilege in privileges:
-            report(True, name, f"the user holds {privilege}")
+    for needed in for_routing(routing.rules, routing.link_contacts):
+        if needed.privilege in privileges:
+            report(True, needed.label, f"the user holds {needed.privilege}")
         else:
-            report(False, name, f"the user lacks {privilege}: give its security role {what}")
+            report(False, needed.label, needed.advice())

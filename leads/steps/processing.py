@@ -30,7 +30,7 @@ from typing import Any
 from leads.core import campaign, events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
-from leads.core.enrichment import refused_binding
+from leads.core.enrichment import refusal_why, refused_binding, refused_columns
 from leads.core.errors import (
     ClaimBusy,
     DataverseError,
@@ -178,24 +178,31 @@ class LeadProcessor:
     def _create(
         self, lead_id: str, dynamics_lead_id: str, lead: Lead, received_at: datetime
     ) -> tuple[bool, tuple[str, ...]]:
-        """Create the lead with what routing adds: (created now, notes on what routing could not do). A lookup
-        Dataverse refuses (its record deleted since it was looked up, a missing privilege) is dropped and the lead
-        created without it; a refusal about the lead itself is raised."""
+        """Create the lead with what routing adds: (created now, notes on what routing could not do). A lookup or a
+        column Dataverse refuses (its record deleted since it was looked up, a missing privilege, a column the table
+        does not have or a value it does not take) is dropped and the lead created without it; only a refusal about
+        the lead itself is raised."""
         router = self.router()
         routed = router.route(lead, received_at) if router is not None else None
-        while True:  # each pass drops one lookup, so this ends
+        while True:  # each pass drops at least one lookup or column, so this ends
             enrichment = routed.enrichment if routed is not None else None
             try:
                 created = self.crm().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at, enrichment))
                 return created, enrichment.notes if enrichment is not None else ()
             except DataverseError as exc:
-                name = refused_binding(enrichment, exc.status, exc.message) if enrichment is not None else None
-                if name is None or router is None or routed is None or not isinstance(exc, RetryCannotHelp):
+                if router is None or routed is None or not isinstance(exc, RetryCannotHelp):
                     raise
-                log.warning(
-                    "lead %s: Dynamics refused its %s lookup (%s); creating it without", lead_id, name, exc.code
-                )
-                routed = router.refused(routed, name, f"{exc.status} {exc.code}")
+                status = f"{exc.status} {exc.code}"
+                if (name := refused_binding(routed.enrichment, exc.status, exc.message)) is not None:
+                    log.warning("lead %s: Dynamics refused its %s lookup (%s); creating it without", lead_id, name,
+                                exc.code)  # fmt: skip
+                    routed = router.refused(routed, name, status)
+                elif columns := refused_columns(routed.enrichment, exc.status, exc.message):
+                    log.warning("lead %s: Dynamics refused the column(s) %s (%s); creating it without", lead_id,
+                                ", ".join(columns), exc.code)  # fmt: skip
+                    routed = router.refused_columns(routed, columns, status, refusal_why(exc.message))
+                else:
+                    raise
 
     def _notification(self, lead: Lead, received_at: datetime, state: DynamicsState) -> Email:
         """The lead's mail, to the recipients its routing rule names (none: NOTIFY_TO)."""

@@ -4,6 +4,9 @@ Names are looked up on first use and kept for the process (a name Dynamics does 
 NOT_FOUND_SECONDS, so a team created meanwhile is picked up): in steady state routing adds no request per lead.
 Linking to an existing contact is one query per lead with an email address, by design: contacts change.
 Nothing here fails a lead: what cannot be applied becomes a note (in LastError, the mail and the description).
+A column Dynamics refuses is dropped the same way (``refused_columns``); one it refuses whatever the value (not a
+column of the table, no permission) is left out of later leads up front for NOT_FOUND_SECONDS, so a wrong rule
+costs one refused request per process rather than one per lead.
 """
 
 from __future__ import annotations
@@ -16,16 +19,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from leads.core import routing
-from leads.core.enrichment import BINDINGS, Enrichment
-from leads.core.errors import DataverseError, RetryCannotHelp
+from leads.core.enrichment import BINDINGS, Enrichment, ExistingContact
+from leads.core.errors import DataverseError, DataverseRejected, RetryCannotHelp
 from leads.core.payload import Lead
 from leads.core.routing import Lookup, Plan, RoutingRules
+from leads.core.rule_columns import key_of
 from leads.steps.ports import Directory
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_SECONDS = 600.0
 MAX_NAMES = 1000  # mktcmpid values come from leads: the cache must not grow without bound
+_REFUSED_FOR_ANY_VALUE = ("not a column of the lead table", "no permission to set it")
+
+
+class NotAsked(DataverseRejected):
+    """Dynamics could not be asked at all (`route` without a reachable Dynamics): what needed it is listed in
+    Routed.unverified instead of becoming a note."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Routed:
     plan: Plan
     enrichment: Enrichment
     looked_up: dict[str, Lookup] = field(default_factory=dict)  # navigation property → the name it came from
+    unverified: tuple[str, ...] = ()  # what could not be looked up because Dynamics could not be asked (NotAsked)
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -56,6 +67,7 @@ class LeadRouter:
         self.problem = problem  # the rules file could not be used: every lead says so
         self.clock = clock
         self._ids: dict[Lookup, tuple[str | None, float]] = {}  # → (id or None, when a None expires)
+        self._refused: dict[str, tuple[str, float]] = {}  # column → (why Dynamics refused it, when that expires)
         self._lock = threading.Lock()
 
     def recipients(self, lead: Lead) -> tuple[str, ...]:
@@ -80,8 +92,8 @@ class LeadRouter:
         if plan.campaigns:
             routed = self._bind(routed, "campaignid", list(plan.campaigns))
         if self.link_contacts and lead.contact.email:
-            routed = replace(routed, enrichment=self._link_contact(lead.contact.email, routed.enrichment))
-        return routed
+            routed = self._link_contact(lead.contact.email, routed)
+        return self._without_refused(routed)
 
     def refused(self, routed: Routed, name: str, reason: str) -> Routed:
         """Dataverse refused the lookup ``name`` (its record deleted, say): drop it, and forget the id."""
@@ -91,6 +103,30 @@ class LeadRouter:
                 self._ids.pop(lookup, None)
         note = f"{BINDINGS.get(name, name)} not applied, Dynamics refused it ({reason}); created without it"
         return replace(routed, enrichment=routed.enrichment.without(name, note))
+
+    def refused_columns(self, routed: Routed, names: tuple[str, ...], status: str, why: str) -> Routed:
+        """Dataverse refused the columns ``names`` (``status``: its status and code): drop them. One refused whatever
+        its value is left out of this process's later leads for NOT_FOUND_SECONDS (a column created meanwhile is
+        then used)."""
+        if why in _REFUSED_FOR_ANY_VALUE:
+            with self._lock:
+                if len(self._refused) < MAX_NAMES:
+                    self._refused.update(dict.fromkeys(names, (f"{status}: {why}", self.clock() + NOT_FOUND_SECONDS)))
+        return self._dropped(routed, names, f"{status}: {why}")
+
+    def _without_refused(self, routed: Routed) -> Routed:
+        now = self.clock()
+        with self._lock:
+            known = {name: why for name, (why, until) in self._refused.items() if now < until}
+        for name in routed.enrichment.columns.keys() & known.keys():
+            routed = self._dropped(routed, (name,), known[name])
+        return routed
+
+    def _dropped(self, routed: Routed, names: tuple[str, ...], reason: str) -> Routed:
+        label = routed.plan.rule.label if routed.plan.rule is not None else "routing"
+        keys = ", ".join(key_of(name) for name in names)
+        note = f"{label} {keys} not applied, Dynamics refused it ({reason}); created without it"
+        return replace(routed, enrichment=routed.enrichment.without_columns(names, note))
 
     def resolve(self, lookup: Lookup) -> str | None:
         """The record's id (cached), or None when Dynamics has none. DataverseError when Dynamics cannot tell."""
@@ -113,6 +149,9 @@ class LeadRouter:
             try:
                 record_id = self.resolve(lookup)
             except DataverseError as exc:
+                if isinstance(exc, NotAsked):
+                    routed = replace(routed, unverified=(*routed.unverified, lookup.describe()))
+                    continue
                 if not isinstance(exc, RetryCannotHelp):
                     raise
                 enrichment = enrichment.noted(f"{label}: could not look up the {_public(lookup)} ({exc})")
@@ -127,24 +166,31 @@ class LeadRouter:
                 enrichment = enrichment.noted(f"{label}: no {_public(lookup)} in Dynamics, so no {BINDINGS[name]} set")
         return replace(routed, enrichment=enrichment)
 
-    def _link_contact(self, email: str, enrichment: Enrichment) -> Enrichment:
+    def _link_contact(self, email: str, routed: Routed) -> Routed:
         try:
             contacts = self.directory().find_contacts(email)
         except DataverseError as exc:
+            if isinstance(exc, NotAsked):
+                return replace(routed, unverified=(*routed.unverified, "existing contacts with the lead's email"))
             if not isinstance(exc, RetryCannotHelp):
                 raise
-            return enrichment.noted(f"existing contacts could not be looked up ({exc})")
-        if not contacts:
-            return enrichment.with_fact("Existing contact: none with this email address")
-        if len(contacts) > 1:
-            return enrichment.with_fact(
-                "Existing contact: several have this email address, so the lead is not linked to one"
-            )
-        [contact] = contacts
-        linked = enrichment.bound("parentcontactid", "contacts", contact.contact_id)
-        if contact.account_id:
-            linked = linked.bound("parentaccountid", "accounts", contact.account_id)
-        return linked.with_fact("Existing contact: linked (one contact has this email address)")
+            noted = routed.enrichment.noted(f"existing contacts could not be looked up ({exc})")
+            return replace(routed, enrichment=noted)
+        return replace(routed, enrichment=_linked(routed.enrichment, contacts))
+
+
+def _linked(enrichment: Enrichment, contacts: list[ExistingContact]) -> Enrichment:
+    if not contacts:
+        return enrichment.with_fact("Existing contact: none with this email address")
+    if len(contacts) > 1:
+        return enrichment.with_fact(
+            "Existing contact: several have this email address, so the lead is not linked to one"
+        )
+    [contact] = contacts
+    linked = enrichment.bound("parentcontactid", "contacts", contact.contact_id)
+    if contact.account_id:
+        linked = linked.bound("parentaccountid", "accounts", contact.account_id)
+    return linked.with_fact("Existing contact: linked (one contact has this email address)")
 
 
 def _public(lookup: Lookup) -> str:

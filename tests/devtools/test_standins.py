@@ -224,8 +224,20 @@ def test_dataverse_if_match_updates_or_404s(standins: StandIns) -> None:
             "A validation error occurred. The length of the 'companyname' attribute of the 'lead' entity exceeded "
             "the maximum allowed length of '100'.",
         ),
-        ({**LEAD, "x": 1}, "0x80060888", "Could not find a property named 'x' on type 'Microsoft.Dynamics.CRM.lead'."),
-        ({**LEAD, "leadsourcecode": 11}, "0x80044331", None),
+        (
+            {**LEAD, "x": 1},
+            "0x80048d19",
+            "Error identified in Payload provided by the user for Entity :'leads', For more information on this error "
+            "please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : "
+            "Microsoft.OData.ODataException: The property 'x' does not exist on type 'Microsoft.Dynamics.CRM.lead'. "
+            "Make sure to only use property names that are defined by the type or mark the type as open type.",
+        ),
+        (
+            {**LEAD, "leadsourcecode": 11},
+            "0x8004431A",
+            "A validation error occurred. The value 11 of 'leadsourcecode' on record of type 'lead' is outside the "
+            "valid range. Accepted Values: 1,2,3,4,5,6,7,8,9,10",
+        ),
         ({**LEAD, "firstname": 7}, "0x80048d19", None),
     ],
 )

@@ -133,14 +133,18 @@ def test_an_owner_removed_after_startup_is_dropped_and_looked_up_again(
     assert len(records(standins, "systemusers")) == 2  # the id was forgotten, so it is looked up again
 
 
-def test_a_refusal_about_the_lead_itself_still_fails_it(routed_env: dict[str, str], standins: StandIns) -> None:
+def test_a_refusal_the_app_cannot_put_down_to_routing_still_fails_the_lead(
+    routed_env: dict[str, str], standins: StandIns
+) -> None:
     standins.dataverse.records.add("teams", name="CRM Sales")
     standins.dataverse.records.add("campaigns", name="Launch 2026")
-    standins.dataverse.custom_columns = set()  # new_offerid is not a column of this organisation's lead table
+    standins.dataverse.fail_next(400, body={"error": {"code": "0x80040203", "message": "Invalid argument."}},
+                                 method="PATCH")  # fmt: skip
     lead_id = post(marketplace_lead())
     process(message(lead_id))
     assert entity(lead_id)["Status"] == "failed"
-    assert "new_offerid" in entity(lead_id)["LastError"]
+    assert "0x80040203" in entity(lead_id)["LastError"]
+    assert len([r for r in standins.dataverse.requests if r.method == "PATCH"]) == 1
 
 
 def test_assigning_needs_the_privilege_and_without_it_the_lead_is_created_unassigned(
