@@ -130,7 +130,7 @@ def main() -> int:
         # The environment wins over local.settings.json (as with func start): give the host the stand-ins'
         # values explicitly, so e.g. a machine-wide REQUESTS_CA_BUNDLE does not hide the stand-ins' test CA.
         env = os.environ | {name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")}
-        host = subprocess.Popen([sys.executable, "-m", "leads", "serve", "--port", str(APP_PORT)], cwd=ROOT, env=env)
+        host = subprocess.Popen([sys.executable, "-m", "devtools.host", "--port", str(APP_PORT)], cwd=ROOT, env=env)
         started.append(host)
         wait_for_port(APP_PORT, host)
         print_next_steps(standin_values)
