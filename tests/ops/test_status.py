@@ -97,7 +97,16 @@ def test_leads_per_offer_and_action() -> None:
         (3, "Contoso CRM Connector", "contoso.crm-connector", "INS"),
         (1, "Contoso Analytics", "contoso.analytics", "PUR"),
     ]
-    assert row_of(run(store), "3") == ["Contoso", "CRM", "Connector", "INS"]
+    assert row_of(run(store), "3") == ["Contoso", "CRM", "Connector", "contoso.crm-connector", "INS"]
+
+
+def test_offers_with_the_same_title_are_told_apart_by_their_offer_id() -> None:
+    store = MemoryLeadStore()
+    add(store, 1, T0, payload={"LeadSource": "AzureMarketplace-INS|contoso.crm-connector"})
+    add(store, 2, T0, payload={"LeadSource": "AzureMarketplace-INS|contoso.crm-connector-preview"})
+    lines = run(store).split("leads per offer and action:\n", 1)[1].splitlines()
+    assert lines[0].split() == ["leads", "offer", "offer", "id", "action"]
+    assert sorted(line.split()[4] for line in lines[1:3]) == ["contoso.crm-connector", "contoso.crm-connector-preview"]
 
 
 def test_recent_leads_table_links_to_dynamics_and_shows_contacts_only_when_asked() -> None:
