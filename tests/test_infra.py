@@ -42,6 +42,8 @@ NOT_SET_BY_TEMPLATES: dict[str, str] = {
     "MARKETPLACE_TABLE_CONNECTION": "it holds the account key of the publisher's other storage account (a secret); "
     "in Azure the app reads that table with its identity instead (MARKETPLACE_TABLE_ENDPOINT, from "
     "marketplaceStorageAccountId, with Storage Table Data Reader granted on the table). It is for the command line.",
+    "LOOPBACK_CA_FILE": "a test CA for services on the developer's own machine (`make run`'s stand-ins); nothing in "
+    "Azure listens on loopback, and the app's outgoing HTTPS trusts the platform's CA bundle.",
     "AzureWebJobsStorage__accountName": "the templates set the explicit https service URIs "
     "(AzureWebJobsStorage__blobServiceUri, __queueServiceUri, __tableServiceUri), which the host and the app "
     "prefer and which also hold outside the public cloud.",

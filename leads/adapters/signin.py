@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from leads.adapters.trust import msal_http_options
 from leads.core.errors import SignInError, SignInRefused, SignInUnavailable
 from leads.settings import DEFAULT_AUTHORITY_HOST, DynamicsSettings
 
@@ -100,7 +101,7 @@ class _MsalTokens(_OneSignInAtATime):
     def msal_options(self) -> dict[str, Any]:
         public_cloud = self.settings.authority_host == f"https://{DEFAULT_AUTHORITY_HOST}"
         # Sovereign clouds and local test authorities are not in Microsoft's instance list.
-        return {"authority": self.settings.authority, "instance_discovery": public_cloud, "timeout": 30}
+        return {"authority": self.settings.authority, "instance_discovery": public_cloud, **msal_http_options(30)}
 
     def app(self) -> Any:
         """The MSAL application, created on first use (one per process: it holds the token cache)."""

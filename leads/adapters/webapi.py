@@ -17,6 +17,7 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, R
 from urllib3.util.retry import Retry
 
 from leads.adapters.signin import TokenSource
+from leads.adapters.trust import trust_loopback
 
 log = logging.getLogger(__name__)
 
@@ -156,4 +157,4 @@ def new_session(retries: Retry | None = None) -> requests.Session:
     adapter = HTTPAdapter(max_retries=retries or retry_rules(), pool_maxsize=16)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return session
+    return trust_loopback(session)

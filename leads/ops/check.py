@@ -14,6 +14,7 @@ from leads.adapters.lead_queue import LeadQueue
 from leads.adapters.lead_table import LeadTable
 from leads.adapters.mailers import new_mailer
 from leads.adapters.signin import token_source
+from leads.adapters.trust import trust_loopback
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
@@ -117,7 +118,7 @@ def _check_dynamics(
         return None
     report(True, "Dynamics URL", dynamics.url)
     tokens = token_source(dynamics)
-    dataverse = Dataverse(dynamics, tokens, requests.Session())
+    dataverse = Dataverse(dynamics, tokens, trust_loopback(requests.Session()))
     try:
         tokens.token(dataverse.scope)
     except SignInError as exc:
@@ -175,7 +176,7 @@ def _check_mail(mail: Any, dynamics: Any, report: Callable[[bool | None, str, st
         return
     try:
         tokens = token_source(dynamics) if mail.transport == "graph" else None
-        mailer = new_mailer(mail, tokens, requests.Session())
+        mailer = new_mailer(mail, tokens, trust_loopback(requests.Session()))
         assert mailer is not None
         detail = mailer.check()
     except MailError as exc:
