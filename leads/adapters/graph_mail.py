@@ -98,8 +98,7 @@ class GraphMailer:
         except requests.RequestException as exc:
             # The exception's text holds the URL, and so the NOTIFY_FROM address: only its kind is passed on.
             raise MailUnavailable(
-                f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({_network_problem(exc)}); "
-                "the lead will be retried"
+                f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({_network_problem(exc)})"
             ) from None
 
     def _sign_in_error(self, exc: SignInError) -> MailError:
@@ -121,8 +120,7 @@ class GraphMailer:
         said = _graph_said(response)
         if worth_retrying(status):
             return MailUnavailable(
-                f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries; "
-                "the lead will be retried later",
+                f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries",
             )
         if status == 401:
             return MailRefused(

@@ -30,6 +30,7 @@ from leads.adapters.webapi import (
 )
 from leads.core.errors import TeamsRefused, TeamsUnavailable
 from leads.core.webhooks import HOW_TO, masked
+from leads.core.wording import shorten
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class TeamsWebhook:
             if not sent_without_answer(exc):
                 # requests' messages hold the URL, and so the signature: only the kind of failure is passed on.
                 raise TeamsUnavailable(
-                    f"could not reach the Teams webhook {self.where} ({type(exc).__name__}); the lead will be retried"
+                    f"could not reach the Teams webhook {self.where} ({type(exc).__name__})"
                 ) from None
             log.warning(
                 "Teams webhook %s did not answer in time; the card may have been posted, not sent again", self.where
@@ -75,15 +76,13 @@ class TeamsWebhook:
         code, message = odata_error(response)
         said = f"HTTP {status}{f' {code}' if code else ''}"
         if worth_retrying(status):
-            return TeamsUnavailable(
-                f"the Teams webhook {self.where} answered {said}, still after retries; the lead will be retried later"
-            )
+            return TeamsUnavailable(f"the Teams webhook {self.where} answered {said}, still after retries")
         if status == 404:
             advice = f"the workflow was deleted or turned off; create it again and update the URL: {HOW_TO}"
         elif status in (401, 403):
             advice = f"the URL's signature is not accepted; copy the URL again: {HOW_TO}"
         else:
-            advice = f"the card was refused ({message[:200]})" if message else "the card was refused"
+            advice = f"the card was refused ({shorten(message, 200)})" if message else "the card was refused"
         return TeamsRefused(
             f"the Teams webhook {self.where} answered {said}: {advice}; `python -m leads replay "
             "--failed` posts the card once it is fixed"

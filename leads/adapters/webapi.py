@@ -18,6 +18,7 @@ from urllib3.util.retry import Retry
 
 from leads.adapters.signin import TokenSource
 from leads.adapters.trust import trust_loopback
+from leads.core.wording import shorten
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,9 @@ def odata_error(response: requests.Response) -> tuple[str, str]:
     else is summarised by the status line."""
     try:
         error = response.json().get("error", {})
-        return str(error.get("code") or ""), str(error.get("message") or "")[:500]
+        return str(error.get("code") or ""), shorten(str(error.get("message") or ""), 500)
     except (ValueError, AttributeError):
-        return "", (response.reason or f"HTTP {response.status_code}")[:200]
+        return "", shorten(response.reason or f"HTTP {response.status_code}", 200)
 
 
 def sent_without_answer(error: requests.RequestException) -> bool:

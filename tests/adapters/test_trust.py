@@ -115,3 +115,16 @@ def test_check_passes_against_the_standins_with_a_machine_wide_bundle(
     out = io.StringIO()
     assert check.check(out=out) == 0, out.getvalue()
     assert "✓ sign-in (client_secret)" in out.getvalue()
+
+
+def test_without_the_loopback_ca_check_says_so_in_whole_words_and_promises_no_retry(
+    app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.delenv(trust.SETTING)  # what `check` met before: the stand-ins' CA not trusted
+    out = io.StringIO()
+    assert check.check(out=out) == 1
+    [line] = [line for line in out.getvalue().splitlines() if line.startswith("✗ sign-in")]
+    assert "SSLError" in line and "will be retried" not in line
+    assert line.endswith("…)") or line.endswith(")")
+    assert "SSLCertVerificationErr…" not in line
