@@ -500,3 +500,14 @@ def test_the_workbook_shows_leads_failures_and_speed_to_lead() -> None:
         assert f"name: '{panel}'" in text, f"workbook panel {panel} is missing"
     assert "percentile(seconds, 50)" in text and "percentile(seconds, 95)" in text
     assert "serializedData: string(workbook)" in text and "sourceId: applicationInsights.id" in text
+
+
+def test_speed_to_lead_in_the_workbook_counts_leads_received_over_https_only() -> None:
+    # An imported lead's ReceivedAt is when the marketplace got it, maybe days earlier (speed.measures_speed).
+    text = WORKBOOK_BICEP.read_text(encoding="utf-8")
+    speed = re.search(r"^var speedEvents = '(.*)'$", text, re.M)
+    assert speed, "workbook.bicep: no `var speedEvents = '…'`"
+    assert 'tostring(customDimensions.origin) in ("", "https")' in speed.group(1)
+    assert "| where isnotnull(seconds)" in speed.group(1)
+    for query in ("speedToLead", "speedPerDay"):
+        assert re.search(rf"^  {query}: '\$\{{speedEvents\}} ", text, re.M), f"{query} must start from speedEvents"
