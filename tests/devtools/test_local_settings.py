@@ -72,7 +72,7 @@ def test_the_standins_ca_no_longer_replaces_the_machines(tmp_path: Path) -> None
     assert values(path)["LOOPBACK_CA_FILE"] == "/work/.local/standins/ca.pem"
 
 
-def test_a_file_of_your_own_is_used_as_it_is_and_make_run_says_what_that_means(tmp_path: Path) -> None:
+def test_a_file_of_your_own_is_used_as_it_is_with_a_word_on_what_that_means(tmp_path: Path) -> None:
     path = tmp_path / "local.settings.json"
     path.write_text(SAMPLE.read_text())  # README's Core Tools path: a copy of the sample, not yet filled in
     assert not local_settings.uses_standins(path)
