@@ -2,6 +2,9 @@
 
 Binding expressions (`%LEADS_QUEUE%`, `%RECONCILE_SCHEDULE%`) are app settings the host resolves:
 local.settings.sample.json and infra/ set them.
+
+Only what the worker needs to index the functions is imported here; each function imports the steps it runs on
+first use, so a cold start does not pay for the payload parser, routing or the SDKs (`make bench` §3).
 """
 
 import logging
@@ -10,9 +13,6 @@ from datetime import timedelta
 import azure.functions as func
 
 from leads import runtime
-from leads.core import clock, lead_row
-from leads.steps import intake
-from leads.steps.reconcile import reconcile
 
 # In Azure (APPLICATIONINSIGHTS_CONNECTION_STRING set), the lead events' fields become customDimensions, which the
 # alerts and the workbook in infra/ query; elsewhere this does nothing. It loads the OpenTelemetry distro (part of
@@ -25,6 +25,9 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.route(route="leads", methods=["POST"])
 def receive_lead(req: func.HttpRequest) -> func.HttpResponse:
     """The marketplace's HTTPS endpoint: store the lead, enqueue it, answer 202."""
+    from leads.core import clock
+    from leads.steps import intake
+
     answer = intake.answer(req.get_body(), runtime.lead_table, runtime.lead_queue, clock.now())
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype="application/json",
                              headers=answer.headers)  # fmt: skip
@@ -39,6 +42,8 @@ def process_lead(msg: func.QueueMessage) -> None:
 @app.queue_trigger(arg_name="msg", queue_name="%LEADS_QUEUE%-poison", connection="AzureWebJobsStorage")
 def lead_failed(msg: func.QueueMessage) -> None:
     """A lead that exhausted its retries: mark it failed and alert the contacts."""
+    from leads.core import lead_row
+
     try:
         lead_id = lead_row.lead_id_from_message(msg.get_body().decode("utf-8", errors="replace"))
     except ValueError as exc:
@@ -50,6 +55,8 @@ def lead_failed(msg: func.QueueMessage) -> None:
 @app.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def reconcile_leads(timer: func.TimerRequest) -> None:
     """Re-enqueue leads stranded in 'received'."""
+    from leads.steps.reconcile import reconcile
+
     grace = timedelta(minutes=runtime.reconcile_settings().grace_minutes)
     reconcile(runtime.lead_table(), runtime.lead_queue(), grace)
 

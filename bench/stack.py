@@ -109,8 +109,6 @@ class Stack:
             "NOTIFY_TO": NOTIFY_TO,
             "MAIL_TRANSPORT": "graph",
             "RECONCILE_SCHEDULE": NEVER,
-            # This machine sets REQUESTS_CA_BUNDLE globally; the stand-ins' CA must win (it is in their settings).
-            "REQUESTS_CA_BUNDLE": self.standins.settings["REQUESTS_CA_BUNDLE"],
         }
 
     def resource(self, token: TokenRequest) -> str:

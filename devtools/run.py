@@ -1,19 +1,20 @@
 """`make run`: everything a newcomer needs to watch a lead go through, on one machine.
 
-Starts Azurite, and — unless local.settings.json holds real credentials — local stand-ins for Entra ID,
-Dataverse, Graph and a mail catcher (the ones the tests use), then the app on the development host.
+Starts Azurite, and — unless local.settings.json is your own (devtools/local_settings.py) — local stand-ins for
+Entra ID, Dataverse, Graph, Teams Workflows and a mail catcher (the ones the tests use), then the app on the
+development host (`python -m devtools.host`).
 Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
+from devtools import local_settings
 from devtools.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
 from devtools.standins.dataverse_seed import seed
 from leads.core.validation_lead import test_lead_payload
@@ -22,35 +23,8 @@ from leads.settings import SettingsError, local_file
 LOCAL = ROOT / ".local"
 SETTINGS = ROOT / local_file.FILE_NAME
 SAMPLE = ROOT / local_file.SAMPLE_NAME
-GENERATED_MARK = "LOCAL_STANDINS"  # a Values entry: this file was written by `make run`, and may be rewritten
 APP_PORT = 7071
 EXAMPLE_RULES = ROOT / "routing.example.toml"
-
-
-def uses_standins() -> bool:
-    """No local.settings.json yet, or one that `make run` wrote: run against the stand-ins."""
-    if not SETTINGS.exists():
-        return True
-    return local_file.values(local_file.read(SETTINGS), SETTINGS).get(GENERATED_MARK) == "true"
-
-
-def write_standin_settings(standin_values: dict[str, str]) -> None:
-    """local.settings.json from the sample, pointed at the stand-ins (git-ignored; test secrets only)."""
-    document = local_file.read(SAMPLE)
-    values = document["Values"]
-    values.update({name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")})
-    values.update(
-        {
-            GENERATED_MARK: "true",
-            "DYNAMICS_ENABLED": "true",
-            "DYNAMICS_AUTH": "client_secret",
-            "NOTIFY_TO": "sales@contoso.example;ceo@contoso.example",
-            "MAIL_TRANSPORT": "smtp",
-            "TEAMS_WEBHOOK_URL": standin_values["STANDIN_TEAMS_WEBHOOK_URL"],
-        }
-    )
-    SETTINGS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    SETTINGS.chmod(0o600)
 
 
 def start_standins() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
@@ -85,18 +59,21 @@ def start_azurite() -> Azurite | None:
 
 
 def start_local_services(started: list[subprocess.Popen[bytes]]) -> dict[str, str]:
-    """The stand-ins, unless local.settings.json holds real credentials; their settings ({} without them)."""
-    if not uses_standins():
-        print("local.settings.json has your own settings: talking to the real Dynamics 365 and mail service")
+    """The stand-ins, unless local.settings.json is your own (devtools/local_settings.py); their settings ({}
+    without them)."""
+    if not local_settings.uses_standins(SETTINGS):
+        print("\n".join(local_settings.describe_own_settings(SETTINGS)))
         return {}
     standins, standin_values = start_standins()
     started.append(standins)
-    write_standin_settings(standin_values)
+    kept = local_settings.write_standin_settings(SETTINGS, SAMPLE, standin_values)
+    yours = f" Kept your values: {', '.join(kept)}." if kept else ""
     seed(standin_values["STANDIN_DATAVERSE_CONTROL"], EXAMPLE_RULES)  # so the example routes fully locally
     print(f"the Dataverse stand-in holds the users, teams and campaigns {EXAMPLE_RULES.name} names")
     print(
-        "local.settings.json points at the local stand-ins (it is rewritten on each `make run`;"
-        " put real credentials in it to use your Dynamics 365 instead)"
+        f"local.settings.json points at the local stand-ins: make run rewrites their addresses and test credentials "
+        f"on each start and keeps every other value you put there (your own settings go there; the app and "
+        f"`python -m leads` both read it).{yours}"
     )
     return standin_values
 
@@ -131,10 +108,10 @@ def main() -> int:
     try:
         azurite = start_azurite()
         standin_values = start_local_services(started)
-        # The environment wins over local.settings.json (as with func start): give the host the stand-ins'
-        # values explicitly, so e.g. a machine-wide REQUESTS_CA_BUNDLE does not hide the stand-ins' test CA.
-        env = os.environ | {name: value for name, value in standin_values.items() if not name.startswith("STANDIN_")}
-        host = subprocess.Popen([sys.executable, "-m", "leads", "serve", "--port", str(APP_PORT)], cwd=ROOT, env=env)
+        # The host reads local.settings.json as `python -m leads` does (the environment wins, as with func start):
+        # both see the same settings. The stand-ins' CA is LOOPBACK_CA_FILE there, trusted beside any
+        # REQUESTS_CA_BUNDLE the machine sets (leads/adapters/trust.py).
+        host = subprocess.Popen([sys.executable, "-m", "devtools.host", "--port", str(APP_PORT)], cwd=ROOT)
         started.append(host)
         wait_for_port(APP_PORT, host)
         print_next_steps(standin_values)
@@ -162,9 +139,6 @@ def print_next_steps(standin_values: dict[str, str]) -> None:
         "  python -m leads status            # every lead's state",
         "  python -m leads check             # the configuration against the services",
     ]
-    ca_file = standin_values.get("REQUESTS_CA_BUNDLE")
-    if ca_file and os.environ.get("REQUESTS_CA_BUNDLE", ca_file) != ca_file:
-        lines.append(f"  (this shell sets REQUESTS_CA_BUNDLE: prefix `check` with REQUESTS_CA_BUNDLE={ca_file})")
     if standin_values:
         lines += [
             f"Leads created in the Dataverse stand-in: {standin_values['STANDIN_DATAVERSE_CONTROL']}/leads",

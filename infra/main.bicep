@@ -163,6 +163,13 @@ param teamsNotifications string = 'false'
 @description('TEAMS_WEBHOOK_URL, the channel\'s Workflows webhook: stored in Key Vault; empty: no secret is written (an existing one is kept).')
 param teamsWebhookUrl string = ''
 
+@description('Extra Teams channels for routing rules (`teams = "TEAMS_WEBHOOK_DACH"` in the rules file): their app setting names, separated by commas. Each becomes an app setting holding a Key Vault reference to the secret named like it in lower case with hyphens (TEAMS_WEBHOOK_DACH: teams-webhook-dach), whether or not this deployment is given its URL. Empty: none.')
+param teamsChannelSettings string = ''
+
+@secure()
+@description('The extra channels\' webhook URLs, written to Key Vault: NAME=URL pairs separated by spaces (TEAMS_WEBHOOK_DACH=https://... TEAMS_WEBHOOK_NORDICS=https://...), for names listed in teamsChannelSettings. Empty: no secret is written (those in the vault are kept).')
+param teamsChannelUrls string = ''
+
 @description('LEAD_ROUTING_FILE: routing rules file (TOML) deployed with the app, relative to its folder (e.g. routing.toml); empty: no routing.')
 param leadRoutingFile string = ''
 
@@ -193,6 +200,9 @@ var tags = {
   'azd-env-name': environmentName
 }
 var functionAppName = 'func-${resourceToken}'
+var keyVaultName = 'kv-${resourceToken}'
+// The vault's address, known before it is deployed, so the extra Teams channels' references can be built in a loop.
+var keyVaultUri = 'https://${keyVaultName}${environment().suffixes.keyvaultDns}/'
 var secretNames = {
   clientSecret: 'azure-client-secret'
   dynamicsPassword: 'dynamics-password'
@@ -245,7 +255,7 @@ module keyVault 'core/security/key-vault.bicep' = {
   name: 'keyvault'
   scope: rg
   params: {
-    name: 'kv-${resourceToken}'
+    name: keyVaultName
     location: location
     tags: tags
     clientSecretName: secretNames.clientSecret
@@ -256,6 +266,8 @@ module keyVault 'core/security/key-vault.bicep' = {
     dynamicsPassword: dynamicsPassword
     smtpPassword: smtpPassword
     teamsWebhookUrl: teamsWebhookUrl
+    teamsChannelNames: teamsChannelNames
+    teamsChannelUrls: teamsChannelUrls
   }
 }
 
@@ -355,6 +367,14 @@ var platformSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
 }
 // app-settings:end
+// Extra Teams channels (routing rules' `teams = "NAME"`): one Key Vault reference per listed setting name, created by
+// the names (like the secrets above, a provision without the URLs keeps the references); a secret is written only for
+// a name whose URL this deployment is given. Secret names: the setting's name in lower case, `_` becoming `-`.
+var teamsChannelNames = filter(split(replace(teamsChannelSettings, ' ', ''), ','), name => !empty(name))
+var teamsChannelAppSettings = [for name in teamsChannelNames: {
+  name: name
+  value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${toLower(replace(name, '_', '-'))})'
+}]
 var appSettings = union(platformSettings, leadSettings, authorityHostSetting, clientSecretSetting, dynamicsPasswordSetting, smtpPasswordSetting, teamsWebhookSetting)
 
 module api 'app/api.bicep' = {
@@ -372,6 +392,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     httpAlwaysReadyInstances: httpAlwaysReadyInstances
     appSettings: appSettings
+    extraAppSettings: teamsChannelAppSettings
   }
   // The roles first: the host, the deployment and the Key Vault references need them at start-up.
   dependsOn: [

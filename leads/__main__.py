@@ -1,19 +1,25 @@
 """Command line: ``python -m leads <command>``; ``python -m leads <command> --help`` for each.
 
-Settings come from the environment, else from ``local.settings.json`` (as the app itself sees them).
+Settings come from the environment, else from ``local.settings.json`` (as the app itself sees them). Every command
+answers in words: what cannot be done ends with a sentence and an exit code (leads/ops/failures.py), never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from leads.core import clock
 from leads.core.export_rows import FIELDS
 from leads.core.imported import parse_time
 from leads.core.lead_row import Status
+from leads.ops import failures
 from leads.settings import (
     DEFAULT_TABLE,
     SettingsError,
@@ -23,72 +29,138 @@ from leads.settings import (
     local_file,
 )
 
+DEFAULT_SETTINGS = Path(local_file.FILE_NAME)
+APP_ROOT = Path(__file__).resolve().parent.parent
+SINCE_FORMS = "30m, 12h, 7d, 1w, today, yesterday, or a date or time such as 2026-11-21 or 2026-11-21T09:30 (UTC)"
 
-def load_local_settings(path: Path) -> None:
-    """Values from local.settings.json (else the sample beside it) fill what the environment does not set,
-    as `func start` and `python -m leads serve` do."""
+
+def load_local_settings(path: Path | None) -> None:
+    """Values from the settings file fill what the environment does not set, as `func start` and the development
+    host do: ``--settings FILE`` (which must exist), else local.settings.json, else the sample beside it."""
+    if path is not None and not path.is_file():
+        raise SettingsError([f"--settings {path}: no such file"])
+    path = path or DEFAULT_SETTINGS
     found = path if path.exists() else local_file.find(path.parent)
     if found is not None:
         local_file.apply(found)
 
 
 def serve(argv: list[str]) -> int:
-    """The development host lives in devtools/, which is not deployed: say so rather than fail obscurely."""
+    """The development host is a program of its own in devtools/, which is not deployed: run it from a clone."""
+    if (APP_ROOT / "devtools" / "host" / "__main__.py").is_file():
+        os.execv(sys.executable, [sys.executable, "-m", "devtools.host", *argv])  # noqa: S606  # replaces this process
+    print(
+        "the development host (devtools/) is not here: it is part of the repository, not of the deployed app. "
+        "From a clone run `python -m devtools.host` (or `make run`); otherwise use `func start`.",
+        file=sys.stderr,
+    )
+    return failures.UNUSABLE
+
+
+def since(text: str) -> datetime:
+    """``--since``: what people type (30m, 7d, 1w, today, an ISO date…); the forms named when it is none of them."""
+    from leads.ops.status import parse_since
+
     try:
-        from devtools import host
-    except ImportError:
-        print(
-            "the development host (devtools/) is not here: it is part of the repository, not of the deployed app. "
-            "Run `python -m leads serve` from a clone, or use `func start`.",
-            file=sys.stderr,
+        return parse_since(text, clock.now())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give {SINCE_FORMS}") from None
+
+
+def positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 3600")
+    return value
+
+
+def endpoint(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an endpoint URL: give http://127.0.0.1:7071/api/leads or the LEADS_ENDPOINT_URL azd "
+            "printed (https://<app>.azurewebsites.net/api/leads)"
         )
-        return 2
-    return host.main(argv)
+    return text
+
+
+class Formatter(argparse.HelpFormatter):
+    """Descriptions wrap to the terminal's width; the table of exit codes keeps its lines."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str | None = None,
+    epilog: str = failures.EXIT_CODES,
+) -> argparse.ArgumentParser:
+    """A command whose --help ends with its exit codes."""
+    return sub.add_parser(name, help=summary, description=description, epilog=epilog, formatter_class=Formatter)
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m leads", description="Marketplace leads → Dynamics 365 + email.")
+    parser = argparse.ArgumentParser(
+        prog="python -m leads",
+        description="Marketplace leads → Dynamics 365 + email.",
+        epilog=failures.EXIT_CODES,
+        formatter_class=Formatter,
+    )
     parser.add_argument(
         "--settings",
         type=Path,
-        default=Path("local.settings.json"),
-        help="settings file whose Values fill in what the environment lacks (default: %(default)s)",
+        help=f"settings file whose Values fill in what the environment lacks (default: {DEFAULT_SETTINGS}, else "
+        "the sample)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    sub.add_parser("serve", help="run the app locally: a small development host (`func start` works too)")
-    checking = sub.add_parser(
-        "check", help="check the configuration against the live services, with advice for each failure"
-    )
+    sub.add_parser("serve", help="run the app locally: the development host, `python -m devtools.host` (from a clone)")
+    checking = command(sub, "check", "check the configuration against the live services, with advice for each failure")
     checking.add_argument(
         "--teams-test-card",
         action="store_true",
         help="also post a test card to each Teams channel (it shows in the channel)",
     )
-    routed = sub.add_parser(
-        "route", help="show the rule a marketplace payload matches, its Dynamics body and recipients (sends nothing)"
+    routed = command(
+        sub, "route", "show the rule a marketplace payload matches, its Dynamics body and recipients (sends nothing)"
     )
     routed.add_argument(
         "payload", type=Path, nargs="?", metavar="FILE.json", help="a marketplace lead as the endpoint gets it"
     )
     routed.add_argument("--example", action="store_true", help="route a built-in example lead instead of a file")
 
-    test = sub.add_parser("send-test-lead", help="post a marketplace test lead (MSFT_TEST_…) and follow it")
-    test.add_argument("--url", default="http://127.0.0.1:7071/api/leads", help="endpoint (default: %(default)s)")
+    test = command(sub, "send-test-lead", "post a marketplace test lead (MSFT_TEST_…) and follow it")
+    test.add_argument("--url", type=endpoint, default="http://127.0.0.1:7071/api/leads",
+                      help="endpoint (default: %(default)s)")  # fmt: skip
     test.add_argument("--code", help="function key (the ?code= of the endpoint URL)")
-    test.add_argument("--wait", type=float, default=60, help="seconds to follow the lead (default: %(default)s)")
+    test.add_argument("--wait", type=seconds, default=60, help="seconds to follow the lead (default: %(default)s)")
 
-    show = sub.add_parser(
+    show = command(
+        sub,
         "status",
-        help="counts per status, the oldest unfinished lead, recent failures, speed to lead (p50/p95/max), "
+        "counts per status, the oldest unfinished lead, recent failures, speed to lead (p50/p95/max), "
         "leads per offer and action, and the recent leads with their Dynamics links",
     )
-    show.add_argument("--since", help="only leads received since: 30m, 12h, 7d or an ISO date")
+    show.add_argument("--since", type=since, help=f"only leads received since: {SINCE_FORMS}")
     show.add_argument("--status", choices=[status.value for status in Status], help="list leads in this status")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--show-contact", action="store_true", help="include names and emails (personal data)")
-    show.add_argument("--limit", type=int, default=20, help="leads listed (default: %(default)s)")
+    show.add_argument("--limit", type=positive, default=20, help="leads listed (default: %(default)s)")
 
-    again = sub.add_parser("replay", help="enqueue leads again (idempotent: done leads stay done)")
+    again = command(sub, "replay", "enqueue leads again (idempotent: done leads stay done)")
     again.add_argument("lead_ids", nargs="*", metavar="LEAD_ID")
     again.add_argument("--failed", action="store_true", help="every failed lead")
     again.add_argument("--held", action="store_true", help="every held lead (after DYNAMICS_ENABLED is turned on)")
@@ -96,12 +168,22 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+IMPORT_EXIT_CODES = """exit codes:
+  0    every row is a new lead (stored with --apply) or already here
+  1    some rows are unusable (listed, with why); the others were stored (--apply) or would be (a dry run)
+  2    nothing was done: the file cannot be read or its columns mapped, or the table refused access
+  3    storage or the marketplace's table could not be reached: run the same command again (nothing is stored
+       twice)"""
+
+
 def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    intake = sub.add_parser(
+    intake = command(
+        sub,
         "import",
-        help="bring in leads the endpoint missed: Partner Center's export, or Microsoft's Azure Table destination",
+        "bring in leads the endpoint missed: Partner Center's export, or Microsoft's Azure Table destination",
         description="Reports by default (nothing is stored); --apply stores the new leads and sends them through "
         "the queue. Leads already here (same lead, or same email, offer, action and day) are left alone.",
+        epilog=IMPORT_EXIT_CODES,
     )
     intake.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the export (.csv or .xlsx)")
     intake.add_argument("--from-table", action="store_true", help="read Microsoft's Azure Table destination instead")
@@ -116,7 +198,23 @@ def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run a command; whatever stops it is answered in words on stderr, with an exit code (failures.EXIT_CODES)."""
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        _stop_writing_to_stdout()
+        return failures.CLOSED_PIPE
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return failures.INTERRUPTED
+    except Exception as exc:
+        message, code = failures.in_words(exc)
+        _flush_stdout()
+        print(message, file=sys.stderr)
+        return code
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
         return serve(argv[1:])
     cli = parser()
@@ -127,11 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.error("route needs a FILE.json or --example (one of them)")
     if args.command == "import" and (args.file is None) == (not args.from_table):
         cli.error("import needs a FILE or --from-table (one of them)")
-    try:
-        load_local_settings(args.settings)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    load_local_settings(args.settings)
     return run(args)
 
 
@@ -149,20 +243,15 @@ def run(args: argparse.Namespace) -> int:
         from leads.ops.send_test_lead import send_test_lead
 
         return send_test_lead(args.url, args.code, out, follow_seconds=args.wait)
-    try:
-        storage = load_storage()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    storage = load_storage()
     from leads.ops.common import open_queue, open_table
 
     if args.command == "import":
         return run_import(args, storage, out)
     if args.command == "status":
-        from leads.ops.status import dynamics_record_link, parse_since, status
+        from leads.ops.status import dynamics_record_link, status
 
-        since = parse_since(args.since, clock.now()) if args.since else None
-        return status(open_table(storage), out, since=since, only=args.status, as_json=args.json,
+        return status(open_table(storage), out, since=args.since, only=args.status, as_json=args.json,
                       show_contact=args.show_contact, limit=args.limit,
                       record_link=dynamics_record_link())  # fmt: skip
     from leads.ops.replay import replay
@@ -178,16 +267,30 @@ def run_import(args: argparse.Namespace, storage: StorageSettings, out: TextIO) 
         since = parse_time(args.since) if args.since else None
     except ValueError:
         print(f"--since {args.since!r}: give a date (YYYY-MM-DD) or an ISO 8601 time", file=sys.stderr)
-        return 2
+        return failures.UNUSABLE
     choices = Choices(apply=args.apply, notify=not args.no_notify, since=since, show_contact=args.show_contact)
     if args.file is not None:
         return import_file(args.file, args.column, storage, choices, out)
-    try:
-        source = load_marketplace_table(table=args.table, default_table=DEFAULT_TABLE)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    source = load_marketplace_table(table=args.table, default_table=DEFAULT_TABLE)
     return import_table(source, storage, choices, out)
+
+
+def _flush_stdout() -> None:
+    """What was printed goes out before the error message (a pipe may have closed: then nothing does)."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _stop_writing_to_stdout()
+
+
+def _stop_writing_to_stdout() -> None:
+    """After a closed pipe, Python's last flush at exit would fail too: point stdout at /dev/null (Python's
+    documented recipe, docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's captured output): nothing to flush at exit
+        pass
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ wired to them.
 
 A Functions worker process serves many invocations: keeping one table client, one queue client, one
 HTTP session and one token cache per process means a burst of leads costs one token request and
-reuses connections. Nothing heavy is imported or created at import: the SDKs (storage, requests, MSAL)
-load with the first invocation that needs them, so the worker indexes the functions quickly.
+reuses connections. Nothing heavy is imported or created at import: the settings (with the routing engine they
+parse), the SDKs (storage, requests, MSAL) and the steps load with the first invocation that needs them, so the
+worker indexes the functions quickly (`make bench` §3 measures it).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from collections.abc import Callable
 from functools import cache, wraps
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from leads import settings
-
 if TYPE_CHECKING:
     import requests
 
+    from leads import settings
     from leads.adapters.dataverse import Dataverse
     from leads.adapters.lead_queue import LeadQueue
     from leads.adapters.lead_table import LeadTable
@@ -53,31 +53,43 @@ class _Once(Generic[T]):
 
 @_Once
 def storage_settings() -> settings.StorageSettings:
+    from leads import settings
+
     return settings.load_storage()
 
 
 @_Once
 def dynamics_settings() -> settings.DynamicsSettings:
+    from leads import settings
+
     return settings.load_dynamics()
 
 
 @_Once
 def mail_settings() -> settings.MailSettings:
+    from leads import settings
+
     return settings.load_mail()
 
 
 @_Once
 def reconcile_settings() -> settings.ReconcileSettings:
+    from leads import settings
+
     return settings.load_reconcile()
 
 
 @_Once
 def routing_settings() -> settings.RoutingSettings:
+    from leads import settings
+
     return settings.load_routing()
 
 
 @_Once
 def marketplace_table_settings() -> settings.MarketplaceTableSettings:
+    from leads import settings
+
     return settings.load_marketplace_table()
 
 
@@ -137,11 +149,12 @@ def router() -> LeadRouter | None:
     """Routing rules and contact linking, with the process's cache of names resolved in Dynamics. A rules file
     with problems is reported here, once per process, and every lead says so: it is routed as if there were none,
     rather than held back."""
+    from leads.settings import SettingsError
     from leads.steps.routing import LeadRouter
 
     try:
         routing = routing_settings()
-    except settings.SettingsError as exc:
+    except SettingsError as exc:
         log.error("routing is off until the settings are fixed: %s", exc)
         return LeadRouter(None, False, dataverse, problem="; ".join(exc.problems))
     if routing.rules is None and not routing.link_contacts:

@@ -42,6 +42,8 @@ NOT_SET_BY_TEMPLATES: dict[str, str] = {
     "MARKETPLACE_TABLE_CONNECTION": "it holds the account key of the publisher's other storage account (a secret); "
     "in Azure the app reads that table with its identity instead (MARKETPLACE_TABLE_ENDPOINT, from "
     "marketplaceStorageAccountId, with Storage Table Data Reader granted on the table). It is for the command line.",
+    "LOOPBACK_CA_FILE": "a test CA for services on the developer's own machine (`make run`'s stand-ins); nothing in "
+    "Azure listens on loopback, and the app's outgoing HTTPS trusts the platform's CA bundle.",
     "AzureWebJobsStorage__accountName": "the templates set the explicit https service URIs "
     "(AzureWebJobsStorage__blobServiceUri, __queueServiceUri, __tableServiceUri), which the host and the app "
     "prefer and which also hold outside the public cloud.",
@@ -498,3 +500,58 @@ def test_the_workbook_shows_leads_failures_and_speed_to_lead() -> None:
         assert f"name: '{panel}'" in text, f"workbook panel {panel} is missing"
     assert "percentile(seconds, 50)" in text and "percentile(seconds, 95)" in text
     assert "serializedData: string(workbook)" in text and "sourceId: applicationInsights.id" in text
+
+
+def test_speed_to_lead_in_the_workbook_counts_leads_received_over_https_only() -> None:
+    # An imported lead's ReceivedAt is when the marketplace got it, maybe days earlier (speed.measures_speed).
+    text = WORKBOOK_BICEP.read_text(encoding="utf-8")
+    speed = re.search(r"^var speedEvents = '(.*)'$", text, re.M)
+    assert speed, "workbook.bicep: no `var speedEvents = '…'`"
+    assert 'tostring(customDimensions.origin) in ("", "https")' in speed.group(1)
+    assert "| where isnotnull(seconds)" in speed.group(1)
+    for query in ("speedToLead", "speedPerDay"):
+        assert re.search(rf"^  {query}: '\$\{{speedEvents\}} ", text, re.M), f"{query} must start from speedEvents"
+
+
+# --- extra Teams channels (routing rules' `teams = "NAME"`) ----------------------------------------------------------
+
+
+def test_extra_teams_channels_deploy_as_key_vault_references_by_name() -> None:
+    text = MAIN_BICEP.read_text(encoding="utf-8")
+    params = bicep_params(MAIN_BICEP)
+    assert params["teamsChannelSettings"] == "''" and params["teamsChannelUrls"] == "''"
+    assert re.search(r"^@secure\(\)\n@description\('[^\n]*'\)\nparam teamsChannelUrls string", text, re.M)
+    given = load_json("infra/main.parameters.json")["parameters"]
+    assert given["teamsChannelSettings"]["value"] == "${LEADS_TEAMS_CHANNELS}"
+    assert given["teamsChannelUrls"]["value"] == "${LEADS_TEAMS_CHANNEL_URLS}"
+    # One app setting per listed name, a reference to the secret named like it: created by the names, never by the
+    # URLs (a provision without them must keep the references, as for the other secrets).
+    loop = re.search(
+        r"^var teamsChannelAppSettings = \[for name in teamsChannelNames: \{\n(.*?)^\}\]", text, re.M | re.S
+    )
+    assert loop, "main.bicep: no `var teamsChannelAppSettings = [for name in teamsChannelNames: {...}]`"
+    assert "value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${toLower(replace(name, '_', '-'))})'" in (
+        loop.group(1)
+    )
+    assert "teamsChannelUrls" not in loop.group(1)
+    assert re.search(
+        r"^var teamsChannelNames = filter\(split\(replace\(teamsChannelSettings, ' ', ''\), ','\)", text, re.M
+    )
+    assert "var keyVaultUri = 'https://${keyVaultName}${environment().suffixes.keyvaultDns}/'" in text
+    assert re.search(
+        r"^module keyVault 'core/security/key-vault\.bicep' = \{.*?^    name: keyVaultName$", text, re.M | re.S
+    )
+    api = re.search(r"^module api 'app/api\.bicep' = \{(.*?)^\}", text, re.M | re.S)
+    assert api and "extraAppSettings: teamsChannelAppSettings" in api.group(1)
+    assert "appSettings: concat(settingList, extraAppSettings)" in (INFRA / "app" / "api.bicep").read_text()
+
+
+def test_extra_teams_channel_secrets_are_written_only_when_given() -> None:
+    vault = (INFRA / "core" / "security" / "key-vault.bicep").read_text(encoding="utf-8")
+    assert re.search(r"^@secure\(\)\n@description\('[^\n]*'\)\nparam teamsChannelUrls string = ''$", vault, re.M)
+    assert "contains(teamsChannelNames, substring(pair, 0, indexOf(pair, '=')))" in vault
+    loop = r"^module \w+ 'key-vault-secret\.bicep' = \[for \(pair, index\) in teamsChannelPairs: \{(.*?)^\}\]"
+    module = re.search(loop, vault, re.M | re.S)
+    assert module, "key-vault.bicep: the extra channels' secrets come from teamsChannelPairs"
+    assert "name: toLower(replace(substring(pair, 0, indexOf(pair, '=')), '_', '-'))" in module.group(1)
+    assert "'secret-teams-channel-${index}'" in module.group(1)  # the deployment's name holds no part of a URL

@@ -1,4 +1,4 @@
-"""A small local development host for this Functions app: ``python -m leads serve`` (or ``python -m devtools.host``).
+"""A small local development host for this Functions app: ``python -m devtools.host`` (``make run`` starts it).
 
 Core Tools can't be installed on our machines, so this serves ``function_app.py`` with ``host.json`` as ``func start``
 would: HTTP triggers at ``/api/<route>`` (keys not checked), Storage queue triggers with the Queues extension's

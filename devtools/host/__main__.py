@@ -1,4 +1,4 @@
-"""``python -m devtools.host``: the same as ``python -m leads serve``."""
+"""``python -m devtools.host``: the development host (``python -m leads serve`` starts this too, from a clone)."""
 
 from devtools.host.server import main
 

@@ -211,7 +211,7 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m leads serve",
+        prog="python -m devtools.host",
         description="Run the Functions app locally: a small development host serving function_app.py and host.json "
         "(HTTP, queue and timer triggers) for machines without Azure Functions Core Tools. Not for production; "
         "`func start` runs the same app.",

@@ -4,9 +4,10 @@ reached over real loopback sockets.
 ``start_all(state_dir)`` starts them all in this process (sharing one token registry) and returns the settings
 the app should use; ``python -m devtools.standins`` does the same as a separate process.
 
-Clients trust the HTTPS Entra stand-in through the ``REQUESTS_CA_BUNDLE`` environment variable: requests lets
-that variable override a session's ``verify=``, so MSAL's ``verify=<file>`` alone is ignored wherever the
-variable is already set (it is, on this machine). Dataverse, Graph and the managed identity endpoint are plain
+The app trusts the HTTPS Entra stand-in through ``LOOPBACK_CA_FILE`` (leads/adapters/trust.py): its CA is trusted
+in addition to the configured bundle (a machine-wide ``REQUESTS_CA_BUNDLE`` stays in force) and only for loopback
+addresses. Other clients (MSAL in the stand-ins' own tests) can set ``REQUESTS_CA_BUNDLE`` to the same file: requests
+lets that variable override a session's ``verify=``. Dataverse, Graph and the managed identity endpoint are plain
 http on loopback.
 """
 
@@ -206,7 +207,7 @@ def _settings(
         "AZURE_CLIENT_SECRET": standins.app.client_secret,
         "DYNAMICS_USERNAME": standins.user.username,
         "DYNAMICS_PASSWORD": standins.user.password,
-        "REQUESTS_CA_BUNDLE": str(ca_file),
+        "LOOPBACK_CA_FILE": str(ca_file),
         "GRAPH_URL": graph.base_url,
         "NOTIFY_FROM": standins.sender.address,
         "SMTP_HOST": smtp.host,

@@ -5,19 +5,42 @@ stand-in started in another process can be driven too. Services add their own ac
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .faults import Fault, FaultScript
-from .messages import Request, Response
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from .messages import JSON, Request, Response
+from .recording import RecordedRequest
 
 CONTROL_PREFIX = "/_standin/"
 
 
+class Controlled(Protocol):
+    """What the control API drives: a stand-in (standin.py), taken through this rather than imported, since the
+    stand-in creates its control API (importing it back would make an import circle)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def requests(self) -> list[RecordedRequest]: ...
+
+    @property
+    def pending_faults(self) -> list[Fault]: ...
+
+    def control(self, request: Request, action: str) -> Response | None: ...
+
+    def reset(self) -> None: ...
+
+    def configure(self, changes: dict[str, JSON]) -> None: ...
+
+    def config_snapshot(self) -> dict[str, JSON]: ...
+
+
 class ControlApi:
-    def __init__(self, standin: StandIn, faults: FaultScript, lock: threading.RLock) -> None:
+    def __init__(self, standin: Controlled, faults: FaultScript, lock: threading.RLock) -> None:
         self._standin = standin
         self._faults = faults
         self._lock = lock

@@ -7,16 +7,12 @@ import hmac
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from .entra_records import ManagedIdentity, TokenRequest
+from .entra_records import ManagedIdentity, Tenant, TokenRequest
 from .entra_token import issue_token
 from .messages import Request, Response
 from .standin import StandIn
 from .tokens import normalise_audience
-
-if TYPE_CHECKING:
-    from .entra import EntraStandIn
 
 MSI_API_VERSION = "2019-08-01"
 
@@ -24,7 +20,7 @@ MSI_API_VERSION = "2019-08-01"
 class ManagedIdentityEndpoint(StandIn):
     name = "entra-msi"
 
-    def __init__(self, entra: EntraStandIn, identities: Mapping[str, ManagedIdentity], *, host: str, port: int) -> None:
+    def __init__(self, entra: Tenant, identities: Mapping[str, ManagedIdentity], *, host: str, port: int) -> None:
         super().__init__(host=host, port=port, tokens=entra.tokens)
         self._entra = entra
         self._identities = identities

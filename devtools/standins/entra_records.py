@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
-from .messages import JSON
+from .messages import JSON, Request, Response
+from .tokens import TokenRegistry
 
 
 @dataclass
@@ -47,3 +49,22 @@ class TokenRequest:
 
     def to_json(self) -> dict[str, JSON]:
         return asdict(self)
+
+
+class Tenant(Protocol):
+    """What the token, managed identity and user-realm endpoints need of the Entra ID stand-in (entra.py): they are
+    its parts, and take it through this rather than importing it (which would make an import circle)."""
+
+    tenant_id: str
+    tenant_domain: str
+    token_lifetime: int
+    identity_header: str
+    resources: set[str]
+    tokens: TokenRegistry
+
+    @property
+    def base_url(self) -> str: ...
+
+    def record_token_request(self, entry: TokenRequest) -> None: ...
+
+    def managed_identity_token(self, request: Request) -> Response: ...

@@ -8,23 +8,19 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from .entra_discovery import check_tenant
 from .entra_errors import NO_CACHE, OAuthError, oauth_response
 from .entra_grants import OIDC_SCOPES, authenticate_client, check_password, scope_audience
-from .entra_records import AppRegistration, TokenRequest, User
+from .entra_records import AppRegistration, Tenant, TokenRequest, User
 from .messages import JSON, Request, Response
 from .tokens import IssuedToken
-
-if TYPE_CHECKING:
-    from .entra import EntraStandIn
 
 GRANTS = ("client_credentials", "password", "refresh_token")
 
 
-def issue_token(entra: EntraStandIn, audience: str, principal: str, client_id: str, kind: str) -> IssuedToken:
+def issue_token(entra: Tenant, audience: str, principal: str, client_id: str, kind: str) -> IssuedToken:
     """An access token from ``entra``'s registry, valid for its current ``token_lifetime``."""
     return entra.tokens.issue(
         audience=audience, principal=principal, client_id=client_id, kind=kind, lifetime=entra.token_lifetime
@@ -32,7 +28,7 @@ def issue_token(entra: EntraStandIn, audience: str, principal: str, client_id: s
 
 
 class TokenEndpoint:
-    def __init__(self, entra: EntraStandIn, apps: Mapping[str, AppRegistration], users: Mapping[str, User]) -> None:
+    def __init__(self, entra: Tenant, apps: Mapping[str, AppRegistration], users: Mapping[str, User]) -> None:
         self._entra = entra
         self._apps = apps
         self._users = users

@@ -4,14 +4,10 @@ the one listener on 127.0.0.1:443 that every stand-in process shares for it (see
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from .messages import JSON, Request, Response
 from .standin import StandIn
 from .tls import shared_ca
-
-if TYPE_CHECKING:
-    from .entra import EntraStandIn
 
 
 def realm_username(request: Request) -> str | None:
@@ -53,9 +49,9 @@ class _SharedUserRealm:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listener: _UserRealmListener | None = None
-        self._members: list[EntraStandIn] = []
+        self._members: list[object] = []  # the Entra ID stand-ins served
 
-    def join(self, entra: EntraStandIn, port: int) -> str | None:
+    def join(self, entra: object, port: int) -> str | None:
         """Serve ``entra``'s users; returns why that is impossible, or None."""
         with self._lock:
             if self._listener is None:
@@ -74,7 +70,7 @@ class _SharedUserRealm:
             self._members.append(entra)
             return None
 
-    def leave(self, entra: EntraStandIn) -> None:
+    def leave(self, entra: object) -> None:
         with self._lock:
             if entra not in self._members:
                 return

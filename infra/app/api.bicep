@@ -37,6 +37,9 @@ param deploymentContainerName string
 @description('Every app setting, name to value (main.bicep builds them).')
 param appSettings object
 
+@description('More app settings as name/value pairs (built in a loop, e.g. the extra Teams channels\' Key Vault references).')
+param extraAppSettings array = []
+
 @description('Highest number of on-demand instances (per function group). See main.bicep for the reasoning.')
 @minValue(1)
 @maxValue(1000)
@@ -54,6 +57,11 @@ param instanceMemoryMB int = 2048
 @minValue(0)
 @maxValue(10)
 param httpAlwaysReadyInstances int = 0
+
+var settingList = [for setting in items(appSettings): {
+  name: setting.key
+  value: setting.value
+}]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -116,10 +124,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: [for setting in items(appSettings): {
-        name: setting.key
-        value: setting.value
-      }]
+      appSettings: concat(settingList, extraAppSettings)
     }
     functionAppConfig: {
       deployment: {

@@ -41,7 +41,7 @@ class ExportFile(AbstractContextManager["ExportFile"]):
 def open_export(path: Path) -> ExportFile:
     """Open the file and read its header row; ExportUnreadable when it cannot be (missing, empty, not text)."""
     if not path.is_file():
-        raise ExportUnreadable(f"{path}: no such file")
+        raise ExportUnreadable(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     closing = ExitStack()
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):

@@ -102,9 +102,7 @@ class GraphMailer:
             problem = _network_problem(exc)
         # Raised outside the except block, so not even as __context__: requests' text holds the URL, and so the
         # NOTIFY_FROM address; only the kind of failure is passed on.
-        raise MailUnavailable(
-            f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({problem}); the lead will be retried"
-        )
+        raise MailUnavailable(f"could not reach Microsoft Graph at GRAPH_URL={self.mail.graph_url} ({problem})")
 
     def _sign_in_error(self, exc: SignInError) -> MailError:
         if exc.transient:
@@ -131,8 +129,7 @@ class GraphMailer:
             )
         if worth_retrying(status):
             return MailUnavailable(
-                f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries; "
-                "the lead will be retried later",
+                f"Microsoft Graph could not {doing} (HTTP {status}{said}), still after retries",
             )
         if status == 401:
             return MailRefused(

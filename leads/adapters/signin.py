@@ -15,7 +15,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from leads.adapters.trust import msal_http_options
 from leads.core.errors import SignInError, SignInRefused, SignInUnavailable
+from leads.core.wording import shorten
 from leads.settings import DEFAULT_AUTHORITY_HOST, DynamicsSettings
 
 # Entra ID error codes → what to change. The codes are documented at
@@ -72,7 +74,7 @@ def _authority_advice(error: ValueError, authority: str) -> SignInRefused:
     if code:
         return SignInRefused(advice({"error_description": f"{code.group()}: {error}"}))
     return SignInRefused(
-        f"the Entra ID authority {authority} is not usable ({str(error).splitlines()[0][:200]}): check "
+        f"the Entra ID authority {authority} is not usable ({shorten(str(error).splitlines()[0], 200)}): check "
         "AZURE_TENANT_ID and AZURE_AUTHORITY_HOST"
     )
 
@@ -100,7 +102,7 @@ class _MsalTokens(_OneSignInAtATime):
     def msal_options(self) -> dict[str, Any]:
         public_cloud = self.settings.authority_host == f"https://{DEFAULT_AUTHORITY_HOST}"
         # Sovereign clouds and local test authorities are not in Microsoft's instance list.
-        return {"authority": self.settings.authority, "instance_discovery": public_cloud, "timeout": 30}
+        return {"authority": self.settings.authority, "instance_discovery": public_cloud, **msal_http_options(30)}
 
     def app(self) -> Any:
         """The MSAL application, created on first use (one per process: it holds the token cache)."""
@@ -114,8 +116,7 @@ class _MsalTokens(_OneSignInAtATime):
                     raise _authority_advice(exc, self.settings.authority) from exc
                 except Exception as exc:  # the authority's metadata could not be fetched
                     raise SignInUnavailable(
-                        f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)}); "
-                        "the lead will be retried"
+                        f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)})"
                     ) from exc
             return self._app
 
@@ -139,7 +140,7 @@ class _MsalTokens(_OneSignInAtATime):
             raise
         except Exception as exc:
             raise SignInUnavailable(
-                f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)}); the lead will be retried"
+                f"Entra ID sign-in at {self.settings.authority_host} failed ({_brief(exc)})"
             ) from exc
         return self._result(result)
 
@@ -220,9 +221,7 @@ class ManagedIdentityTokens(_OneSignInAtATime):
                 "Function App has the identity and, for a user-assigned one, that AZURE_CLIENT_ID is its client id"
             ) from exc
         except Exception as exc:  # the endpoint could not be reached
-            raise SignInUnavailable(
-                f"the managed identity endpoint did not answer ({_brief(exc)}); the lead will be retried"
-            ) from exc
+            raise SignInUnavailable(f"the managed identity endpoint did not answer ({_brief(exc)})") from exc
         return token
 
     def forget(self) -> None:
@@ -232,7 +231,7 @@ class ManagedIdentityTokens(_OneSignInAtATime):
 
 def _brief(exc: BaseException) -> str:
     """The exception's kind and first line: MSAL's ``MsalServiceError: HTTP Error: 503``, say."""
-    first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+    first_line = shorten(str(exc).splitlines()[0], 200) if str(exc) else ""
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
 
 

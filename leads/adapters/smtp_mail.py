@@ -15,7 +15,7 @@ import ssl
 from leads.core.errors import MailError, MailRefused, MailUnavailable
 from leads.core.messages import Email, mime_message
 from leads.core.service_text import service_words
-from leads.core.wording import header_text
+from leads.core.wording import header_text, shorten
 from leads.settings import MailSettings
 from leads.settings.mail import IMPLICIT_TLS_PORT
 
@@ -138,7 +138,7 @@ def _mail_error(exc: Exception, failed: str) -> MailError:
         transient = code < 400  # an unexpected 2xx/3xx in the wrong place: a glitch more than a setting
         return (MailUnavailable if transient else MailRefused)(f"{failed} ({said}): {advice}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return MailUnavailable(f"{failed}: the server closed the connection; the lead will be retried")
+        return MailUnavailable(f"{failed}: the server closed the connection")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return MailRefused(
             f"{failed}: the server's TLS certificate is not trusted ({exc.verify_message}); SMTP_HOST must be the "
@@ -147,10 +147,10 @@ def _mail_error(exc: Exception, failed: str) -> MailError:
     if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME:
         return MailRefused(f"{failed}: no such host; check SMTP_HOST")
     if isinstance(exc, TimeoutError):
-        return MailUnavailable(f"{failed}: timed out; the lead will be retried")
+        return MailUnavailable(f"{failed}: timed out")
     # Connection refused or reset, TLS failures, DNS trouble: the network, not (yet) a setting.
     return MailUnavailable(
-        f"{failed}: {type(exc).__name__}; check SMTP_HOST and SMTP_PORT if it persists (the lead will be retried)",
+        f"{failed}: {type(exc).__name__}; check SMTP_HOST and SMTP_PORT if it persists",
     )
 
 
@@ -165,7 +165,7 @@ def _close(smtp: smtplib.SMTP) -> None:
 def _reply(raw: bytes | str) -> str:
     """The server's words without addresses, phone numbers or quoted text (servers quote what they were sent)."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return header_text(service_words(text))[:200]
+    return shorten(header_text(service_words(text)), 200)
 
 
 def _unsupported(exc: smtplib.SMTPNotSupportedError) -> str:

@@ -80,9 +80,7 @@ class TeamsWebhook:
         if failure is not None:
             # Raised outside the except block, so not even as __context__: requests' messages hold the URL, and so
             # the signature. Only the kind of failure is passed on.
-            raise TeamsUnavailable(
-                f"could not reach the Teams webhook {self.where} ({failure}); the lead will be retried"
-            )
+            raise TeamsUnavailable(f"could not reach the Teams webhook {self.where} ({failure})")
         if response.status_code // 100 == 2:
             return True
         if response.status_code >= 500 and not certainly_not_posted(response):
@@ -100,9 +98,7 @@ class TeamsWebhook:
         code = service_code(odata_error(response)[0])
         said = f"HTTP {status}{f' {code}' if code else ''}"
         if certainly_not_posted(response):
-            return TeamsUnavailable(
-                f"the Teams webhook {self.where} answered {said}, still after retries; the lead will be retried later"
-            )
+            return TeamsUnavailable(f"the Teams webhook {self.where} answered {said}, still after retries")
         if redirected(response):
             advice = f"it sends the card elsewhere, which the app does not follow; copy the URL again: {HOW_TO}"
         elif status == 404:

@@ -26,6 +26,8 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, R
 from urllib3.util.retry import Retry
 
 from leads.adapters.signin import TokenSource
+from leads.adapters.trust import trust_loopback
+from leads.core.wording import shorten
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,9 @@ def odata_error(response: requests.Response) -> tuple[str, str]:
     else is summarised by the status line."""
     try:
         error = response.json().get("error", {})
-        return str(error.get("code") or ""), str(error.get("message") or "")[:500]
+        return str(error.get("code") or ""), shorten(str(error.get("message") or ""), 500)
     except (ValueError, AttributeError):
-        return "", (response.reason or f"HTTP {response.status_code}")[:200]
+        return "", shorten(response.reason or f"HTTP {response.status_code}", 200)
 
 
 def sent_without_answer(error: requests.RequestException) -> bool:
@@ -187,7 +189,7 @@ def new_session(retries: Retry | None = None) -> requests.Session:
     adapter = HTTPAdapter(max_retries=retries or retry_rules(), pool_maxsize=16)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return session
+    return trust_loopback(session)
 
 
 def redirected(response: requests.Response) -> bool:

@@ -2,8 +2,9 @@
 dimensions in Application Insights (leads/adapters/telemetry.py says how). The alerts and the workbook in
 infra/core/monitor/ query these names and fields; tests/test_infra.py checks that they match.
 
-Pure: names and fields only. Never contact data: the fields are the lead id, offer id, action, status, the failure's
-class and durations, nothing the customer typed (no name, email, phone, company or description).
+Pure: names and fields only. Never contact data: the fields are the lead id, offer id, action, status, origin, the
+failure's class and durations (for leads received over HTTPS only), nothing the customer typed (no name, email,
+phone, company or description).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from leads.core import lead_row
-from leads.core.lead_row import ORIGIN_IMPORT, Status
+from leads.core.lead_row import Status
+from leads.core.speed import measures_speed
 
 EVENT = "lead_event"  # the custom dimension holding the event's name
 
@@ -90,11 +92,13 @@ def _about(event: str, entity: Mapping[str, Any]) -> dict[str, Any]:
         "action": str(entity.get("Action") or ""),
         "status": str(status),
         "is_test": bool(entity.get("IsTest", False)),
+        # Where the lead came from (https, import, table): imported leads carry no durations (speed.measures_speed).
+        "origin": str(entity.get("Origin") or lead_row.ORIGIN_ENDPOINT),
     }
 
 
 def _seconds_since_received(name: str, entity: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     received_at = entity.get("ReceivedAt")
-    if not isinstance(received_at, datetime) or entity.get("Origin") == ORIGIN_IMPORT:  # received days before
+    if not isinstance(received_at, datetime) or not measures_speed(entity):  # imported: received days before
         return {}
     return {name: round((at - received_at).total_seconds(), 3)}

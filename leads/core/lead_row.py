@@ -122,9 +122,14 @@ def lead_id_from_message(text: str) -> str:
     except json.JSONDecodeError:
         raise ValueError("queue message is not JSON") from None
     lead_id = message.get("id") if isinstance(message, dict) else None
-    if not isinstance(lead_id, str) or not lead_id.isalnum() or not 8 <= len(lead_id) <= 64:
+    if not isinstance(lead_id, str) or not is_lead_id(lead_id):
         raise ValueError("queue message has no valid lead id")
     return lead_id
+
+
+def is_lead_id(text: str) -> bool:
+    """Whether the text can be a lead id (8 to 64 letters and digits): anything else names no lead."""
+    return text.isascii() and text.isalnum() and 8 <= len(text) <= 64
 
 
 # --- status changes ----------------------------------------------------------------------------------

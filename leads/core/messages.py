@@ -10,6 +10,7 @@ Every lead value comes from whoever filled in the marketplace form, so it is tre
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,7 +128,7 @@ def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, rec
     ]
     steps = [
         "Run `python -m leads status` to see the failed leads and their errors.",
-        "Fix the setting the error names in the Function App's configuration.",
+        failure_advice(error),
         "Run `python -m leads replay --failed` to send the failed leads again.",
     ]
     intro = (
@@ -157,6 +158,48 @@ def failure_alert(lead_id: str, offer_title: str, is_test: bool, error: str, rec
         + _HTML_TAIL
     )
     return Email(subject=subject, text=text, html=body_html)
+
+
+FailureClass = Literal["routing", "permission", "setting", "outage"]
+_ROUTING = re.compile(r"\brouting\b|LEAD_ROUTING_FILE|\brule \d", re.IGNORECASE)
+_OUTAGE = re.compile(
+    r"\b\w*Unavailable\b|\bClaimBusy\b|\bLeadChanged\b|timed out|still after retries|could not reach|"
+    r"did not answer|no error was recorded|\b(?:HTTP )?(?:429|5\d\d)\b",
+    re.IGNORECASE,
+)
+_PERMISSION = re.compile(
+    r"\b403\b|Forbidden|AccessDenied|privilege|\bprv[A-Z]\w+|permission|security role|consent|Send ?As|Mail\.Send|"
+    r"not authori[sz]ed|application user",
+    re.IGNORECASE,
+)
+FAILURE_ADVICE: dict[FailureClass, str] = {
+    "routing": "A routing rule (LEAD_ROUTING_FILE) names something that is missing: `python -m leads check` checks "
+    "every user, team, campaign and Teams channel the rules name; fix the rule, or create what it names.",
+    "permission": "A permission is missing, and the error names it: give it to the application user's security role "
+    "in Dynamics, or to the app for mail or Teams; `python -m leads check` confirms it.",
+    "setting": "Fix the setting the error names in the Function App's configuration (with azd: `azd env set`, then "
+    "`azd provision`); `python -m leads check` confirms it.",
+    "outage": "A service was unavailable for longer than the retries last (about 20 minutes): check its status page "
+    "(Dynamics 365, Microsoft 365 or Azure); once it is back, nothing needs changing.",
+}
+
+
+def failure_class(error: str) -> FailureClass:
+    """What kind of failure a lead's LastError describes, from its words: routing, permission, setting or outage.
+    After "last error:" (a lead given up on) that error decides."""
+    text = error.rpartition("last error: ")[2] or error
+    if _ROUTING.search(text):
+        return "routing"
+    if _PERMISSION.search(text):
+        return "permission"
+    if _OUTAGE.search(text) or text.startswith("gave up"):
+        return "outage"
+    return "setting"
+
+
+def failure_advice(error: str) -> str:
+    """What to do about a failure, by its class (the failure alert's second step)."""
+    return FAILURE_ADVICE[failure_class(error)]
 
 
 def mime_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailMessage:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leads.core.lead_row import ORIGIN_IMPORT
+from leads.core.lead_row import ORIGIN_IMPORT, ORIGIN_TABLE
 
+IMPORTED = (ORIGIN_IMPORT, ORIGIN_TABLE)  # received by the marketplace long before this app saw them
 NOTIFICATION_FIELDS = ("NotifiedAt", "TeamsNotifiedAt")  # one per channel: when that channel's notification went out
 
 
@@ -43,15 +44,22 @@ class LeadTimings:
 
 def timings(entity: Mapping[str, Any]) -> LeadTimings:
     """A lead's durations; None where a moment is missing (not there yet, held, or stored before DynamicsAt
-    existed), and for a lead recovered by `import`: its ReceivedAt is when Partner Center got it, days before the
-    import, which says nothing about this app's speed."""
-    if entity.get("Origin") == ORIGIN_IMPORT:
+    existed), and for a lead imported from Partner Center's export or Microsoft's Azure Table destination: its
+    ReceivedAt is when the marketplace got it, maybe days before the import, which says nothing about this app's
+    speed."""
+    if not measures_speed(entity):
         return LeadTimings(to_dynamics=None, to_notified=None)
     received = _moment(entity.get("ReceivedAt"))
     return LeadTimings(
         to_dynamics=_seconds_after(received, _moment(entity.get("DynamicsAt"))),
         to_notified=_seconds_after(received, notified_at(entity)),
     )
+
+
+def measures_speed(entity: Mapping[str, Any]) -> bool:
+    """Whether the lead's times say how fast this app is: only leads received over its HTTPS endpoint (rows stored
+    before Origin existed came that way), not imported ones (`import`, the table-following timer)."""
+    return entity.get("Origin") not in IMPORTED
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

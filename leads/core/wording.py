@@ -78,3 +78,17 @@ def utc_text(moment: datetime) -> str:
     # A naive time is taken as UTC: the app records every time in UTC.
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters for a message: cut after the last whole word that fits, with "…". Only a single
+    word longer than half the limit (a URL, say) is cut inside, at its last separator (``/``, ``.``, ``_``…)."""
+    if len(text) <= limit:
+        return text
+    kept = text[: limit - 1]
+    for separators in (" ", "/\\.,;:_-=&?"):
+        boundary = max(kept.rfind(char) for char in separators)
+        if boundary >= limit // 2:
+            kept = kept[:boundary]
+            break
+    return kept.rstrip(" ,;:(-") + "…"

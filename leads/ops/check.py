@@ -14,6 +14,7 @@ from leads.adapters.lead_queue import LeadQueue
 from leads.adapters.lead_table import LeadTable
 from leads.adapters.mailers import new_mailer
 from leads.adapters.signin import token_source
+from leads.adapters.trust import trust_loopback
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
@@ -21,6 +22,7 @@ from leads.core.privileges import EVERY, LEADS
 from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
+from leads.ops.failures import STORAGE_ADVICE
 from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_storage
 
 
@@ -75,10 +77,9 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None, teams_te
     check_teams(env, teams_test_card, report)
     failed = [result for result in results if result.ok is False]
     if out is not None:
-        print(
-            f"\n{len(results) - len(failed)} passed, {len(failed)} failed" if failed else "\nall checks passed",
-            file=out,
-        )
+        passed, skipped = (sum(1 for result in results if result.ok is value) for value in (True, None))
+        unchecked = f", {skipped} not checked or not configured" if skipped else ""
+        print(f"\n{passed} passed, {len(failed)} failed{unchecked}" if failed else "\nall checks passed", file=out)
     return 1 if failed else 0
 
 
@@ -89,11 +90,7 @@ def _check_storage(storage: Any, report: Callable[[bool | None, str, str], None]
         queue = LeadQueue(storage)
         depth = queue.client.get_queue_properties().approximate_message_count
     except StorageUnavailable as exc:
-        report(
-            False,
-            "storage",
-            f"unreachable ({exc}); check AzureWebJobsStorage and that the account (or Azurite) is running",
-        )
+        report(False, "storage", f"unreachable ({exc}); {STORAGE_ADVICE}")
         return
     except Exception as exc:
         if "QueueNotFound" in str(exc):
@@ -123,7 +120,7 @@ def _check_dynamics(
         return None
     report(True, "Dynamics URL", dynamics.url)
     tokens = token_source(dynamics)
-    dataverse = Dataverse(dynamics, tokens, requests.Session())
+    dataverse = Dataverse(dynamics, tokens, trust_loopback(requests.Session()))
     try:
         tokens.token(dataverse.scope)
     except SignInError as exc:
@@ -184,7 +181,7 @@ def _check_mail(mail: Any, dynamics: Any, report: Callable[[bool | None, str, st
         return
     try:
         tokens = token_source(dynamics) if mail.transport == "graph" else None
-        mailer = new_mailer(mail, tokens, requests.Session())
+        mailer = new_mailer(mail, tokens, trust_loopback(requests.Session()))
         assert mailer is not None
         detail = mailer.check()
     except MailError as exc:

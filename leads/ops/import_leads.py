@@ -1,6 +1,10 @@
 """`import`: bring in leads the HTTPS endpoint missed, from Partner Center's export (a CSV or .xlsx file) or from
 Microsoft's Azure Table destination (`--from-table`). Reports by default; `--apply` stores the new leads and sends
-them through the queue. Personal data is printed only with `--show-contact`."""
+them through the queue. Personal data is printed only with `--show-contact`.
+
+Exit codes (`python -m leads import --help`): 0 every row is new or already here; 1 some rows are unusable (listed;
+the rest were stored, or would be in a dry run); 2 the file or table cannot be used; 3 storage or the table could not
+be reached (run it again: nothing is stored twice)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from leads.adapters.marketplace_table import MarketplaceTable
 from leads.core import lead_row
 from leads.core.errors import ExportUnreadable, SourceTableRefused, SourceTableUnavailable, StorageUnavailable
 from leads.core.export_rows import ColumnMap, map_columns, parse_overrides
+from leads.ops import failures
 from leads.ops.common import open_queue, open_table
 from leads.settings import MarketplaceTableSettings, StorageSettings
 from leads.steps.follow_table import table_rows
@@ -43,7 +48,10 @@ def import_file(path: Path, columns: list[str], storage: StorageSettings, choice
             return _run(_file_rows(export, mapping), lead_row.ORIGIN_IMPORT, storage, choices, out)
     except ExportUnreadable as exc:
         print(f"cannot import: {exc}", file=out)
-        return 2
+        return failures.UNUSABLE
+    except OSError as exc:  # a folder, a file without read permission…
+        print(f"cannot import: {path}: {exc.strerror or type(exc).__name__}", file=out)
+        return failures.UNUSABLE
 
 
 def import_table(source: MarketplaceTableSettings, storage: StorageSettings, choices: Choices, out: TextIO) -> int:
@@ -52,9 +60,12 @@ def import_table(source: MarketplaceTableSettings, storage: StorageSettings, cho
     print(f"Azure Table destination: table {table.name}", file=out)
     try:
         return _run(table_rows(table.rows()), lead_row.ORIGIN_TABLE, storage, choices, out)
-    except (SourceTableRefused, SourceTableUnavailable) as exc:
+    except SourceTableRefused as exc:
         print(f"cannot import: {exc}", file=out)
-        return 2
+        return failures.UNUSABLE
+    except SourceTableUnavailable as exc:
+        print(f"cannot import: {exc}; run the same command again later (nothing is stored twice)", file=out)
+        return failures.UNREACHABLE
 
 
 def _file_rows(export: ExportFile, mapping: ColumnMap) -> Iterator[SourceRow]:
@@ -78,12 +89,12 @@ def _run(rows: Iterator[SourceRow], origin: str, storage: StorageSettings, choic
         report = importer.run(rows)
     except StorageUnavailable as exc:
         _clear_progress(out)
-        print(f"stopped: our storage is unavailable ({exc}). What was stored stays; run the same command again "
+        print(f"stopped: {failures.storage_unreachable(exc)}. What was stored stays; run the same command again "
               "(nothing is stored twice).", file=out)  # fmt: skip
-        return 1
+        return failures.UNREACHABLE
     _clear_progress(out)
     _print_report(report, choices, out)
-    return 1 if report.unusable else 0
+    return failures.ATTENTION if report.unusable else failures.OK
 
 
 def _print_report(report: ImportReport, choices: Choices, out: TextIO) -> None:

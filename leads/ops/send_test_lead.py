@@ -12,7 +12,8 @@ from leads.core import clock
 from leads.core.errors import StorageUnavailable
 from leads.core.lead_row import Status
 from leads.core.validation_lead import dotnet_ticks, test_lead_payload
-from leads.ops.common import FAIL, PASS, SKIP
+from leads.ops import failures
+from leads.ops.common import FAIL, PASS, SKIP, open_table
 from leads.settings import SettingsError, load_storage
 
 
@@ -28,13 +29,17 @@ def send_test_lead(
         print(
             f"{FAIL} the endpoint did not answer ({exc.__class__.__name__}); is the app running (make run)?", file=out
         )
-        return 1
-    print(f"{PASS if response.status_code == 202 else FAIL} {response.status_code} {response.text}", file=out)
+        return failures.UNREACHABLE
+    print(f"{PASS if response.status_code == 202 else FAIL} {response.status_code} {response.text[:500]}", file=out)
     if response.status_code != 202:
-        return 1
-    lead_id = response.json()["id"]
+        return failures.ATTENTION
     try:
-        table = LeadTable(load_storage(env))
+        lead_id = str(response.json()["id"])
+    except (ValueError, TypeError, KeyError):
+        print(f"{FAIL} the answer has no lead id: is {url} this app's lead endpoint?", file=out)
+        return failures.ATTENTION
+    try:
+        table = open_table(load_storage(env))
     except SettingsError:
         print(
             f"{SKIP} the lead table is not configured here; follow lead {lead_id} with `status` where it is", file=out

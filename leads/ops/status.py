@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, Status
@@ -19,6 +20,8 @@ from leads.settings import SettingsError, load_dynamics
 from leads.steps.ports import LeadStore
 
 RecordLink = Callable[[str], str]
+_AGO = re.compile(r"(\d{1,9})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 SUMMARY_COLUMNS = [
     "RowKey",
@@ -157,9 +160,17 @@ def _iso(value: Any) -> str | None:
 
 
 def parse_since(value: str, now: datetime) -> datetime:
-    """``30m``, ``12h``, ``7d`` or an ISO date/time → the moment it names."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[-1:] in units and value[:-1].isdigit():
-        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    """What people type for "since" → the moment it names: ``30m``, ``12h``, ``7d``, ``1w`` before ``now``;
+    ``today`` and ``yesterday`` (from midnight UTC); an ISO date or time (UTC unless it says otherwise). ValueError
+    for anything else."""
+    text = value.strip().lower()
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if text in ("today", "yesterday"):
+        return midnight - timedelta(days=1 if text == "yesterday" else 0)
+    if (found := _AGO.fullmatch(text)) is not None:
+        try:
+            return now - timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+        except OverflowError:
+            raise ValueError(value) from None
+    moment = datetime.fromisoformat(value.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

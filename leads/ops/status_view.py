@@ -59,8 +59,10 @@ def speed_lines(spreads: dict[str, Spread | None]) -> list[str]:
 def offer_lines(groups: Sequence[dict[str, Any]]) -> list[str]:
     if not groups:
         return []
-    rows = [[str(group["count"]), cell(group["offer"]), cell(group["action"])] for group in groups]
-    return ["leads per offer and action:", *table(["leads", "offer", "action"], rows)]
+    # The offer id beside the title: two offers (or two plans of one) can share a title.
+    rows = [[str(group["count"]), cell(group["offer"]), cell(group["offer_id"]), cell(group["action"])]
+            for group in groups]  # fmt: skip
+    return ["leads per offer and action:", *table(["leads", "offer", "offer id", "action"], rows)]
 
 
 def recent_lines(leads: Sequence[dict[str, Any]], show_contact: bool) -> list[str]:

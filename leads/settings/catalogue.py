@@ -38,6 +38,8 @@ SETTINGS: dict[str, str] = {
     "`false`).",
     "TEAMS_WEBHOOK_URL": "Teams Workflows webhook URL of the sales channel (a secret: it carries a signature). "
     "Empty: no Teams card.",
+    "LOOPBACK_CA_FILE": "A CA certificate file trusted, in addition to the usual bundle (`REQUESTS_CA_BUNDLE`), for "
+    "HTTPS to 127.0.0.1, localhost and ::1 only: `make run` sets it to its stand-ins' test CA. Not for Azure.",
     "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
     "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
     "MARKETPLACE_TABLE": "Microsoft's Azure Table destination to follow (e.g. `MarketplaceLeads`): a timer imports "

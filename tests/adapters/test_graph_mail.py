@@ -39,7 +39,7 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIns]:
     # No listener on 127.0.0.1:443: only the delegated test below needs one, and starts its own.
     running = start_all(tmp_path_factory.mktemp("standins"), ports=Ports(user_realm=None))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REQUESTS_CA_BUNDLE", running.settings["REQUESTS_CA_BUNDLE"])  # MSAL trusts the test CA
+        patch.setenv("LOOPBACK_CA_FILE", running.settings["LOOPBACK_CA_FILE"])  # MSAL trusts the test CA too
         yield running
     running.stop()
 

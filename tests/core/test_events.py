@@ -38,3 +38,16 @@ def test_finished_events_carry_their_status_and_failed_its_reason() -> None:
 
 def test_a_duration_needs_the_received_time() -> None:
     assert "seconds_to_dynamics" not in events.in_dynamics({"RowKey": "abc12345"}, datetime.now(UTC))
+
+
+@pytest.mark.parametrize("origin", ["import", "table"])
+def test_imported_leads_carry_no_durations_and_say_where_they_came_from(origin: str) -> None:
+    received = datetime(2026, 11, 23, tzinfo=UTC)
+    entity = {"LeadId": "abc12345", "Origin": origin, "ReceivedAt": received}
+    later = datetime(2026, 11, 30, tzinfo=UTC)  # imported a week after the marketplace received it
+    assert "seconds_to_dynamics" not in events.in_dynamics(entity, later)
+    assert "seconds_to_notified" not in events.sent(entity, "NotifiedAt", later)
+    assert events.in_dynamics(entity, later)["origin"] == origin
+    over_https = events.in_dynamics({**entity, "Origin": "https"}, later)
+    assert over_https["seconds_to_dynamics"] == 7 * 24 * 3600 and over_https["origin"] == "https"
+    assert events.received({"LeadId": "abc12345"})["origin"] == "https"  # stored before Origin existed

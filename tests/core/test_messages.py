@@ -13,11 +13,13 @@ from email.policy import default as default_policy
 import pytest
 
 from leads.core.messages import (
+    FAILURE_ADVICE,
     MAX_SUBJECT_CHARS,
     NOT_PROVIDED,
     DynamicsState,
     Email,
     failure_alert,
+    failure_class,
     lead_notification,
 )
 from leads.core.payload import Lead, parse_lead
@@ -310,3 +312,25 @@ def test_failure_alert_header_hygiene_and_test_marking() -> None:
     assert "<b>" not in alert.html and "<i>" not in alert.html
     assert "Received: unknown" in alert.text
     assert failure_alert("abc", "", False, "", None).subject.endswith(": unnamed offer")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("DataverseRejected: 403 0x80040220: Principal user is missing prvCreateLead privilege", "permission"),
+        ("mail: Microsoft Graph refused to send (HTTP 403 ErrorAccessDenied): grant Mail.Send", "permission"),
+        ("SignInRefused: AZURE_CLIENT_SECRET is wrong: use the secret's Value (AADSTS7000215)", "setting"),
+        ("teams: the Teams webhook …/workflows/… answered HTTP 404: the workflow was deleted or turned off", "setting"),
+        ("DataverseRejected: 400 0x80048d19: Error identified in Payload", "setting"),
+        ("teams: TEAMS_WEBHOOK_DACH is not set; routing.toml rule 2 (DACH) posts its leads there", "routing"),
+        ("gave up: every delivery failed (host.json maxDequeueCount); last error: DataverseUnavailable: 503", "outage"),
+        ("gave up: every delivery failed; last error: no error was recorded", "outage"),
+        ("MailUnavailable: could not send through SMTP_HOST=smtp.contoso.example: timed out", "outage"),
+    ],
+)
+def test_the_alert_advises_by_the_failures_class(error: str, kind: str) -> None:
+    assert failure_class(error) == kind
+    alert = failure_alert("abc12345", "Contoso CRM Connector", False, error, RECEIVED)
+    assert FAILURE_ADVICE[kind] in alert.text and html.escape(FAILURE_ADVICE[kind]) in alert.html
+    others = [advice for other, advice in FAILURE_ADVICE.items() if other != kind]
+    assert not any(advice in alert.text for advice in others)

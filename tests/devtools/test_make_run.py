@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import certifi
 import pytest
 
 from devtools.azurite import DEFAULT_PORTS, port_open
@@ -80,12 +81,14 @@ def test_make_run_serves_a_lead_end_to_end_and_stops_cleanly(project_root: Path,
         status = run_leads(project, "status", env=env)
         assert "1 lead(s) · done 1" in status.stdout
 
-        ca_file = str(project / ".local" / "standins" / "ca.pem")
-        checked = run_leads(project, "check", env=env | {"REQUESTS_CA_BUNDLE": ca_file})
+        # A machine with a corporate CA bundle set globally (this one sets it): no prefix needed, the stand-ins' CA is
+        # trusted beside it (LOOPBACK_CA_FILE in local.settings.json).
+        corporate = env | {"REQUESTS_CA_BUNDLE": certifi.where(), "SSL_CERT_FILE": certifi.where()}
+        checked = run_leads(project, "check", env=corporate)
         assert checked.returncode == 0, checked.stdout
         assert "all checks passed" in checked.stdout
 
-        wrong = run_leads(project, "check", env=env | {"REQUESTS_CA_BUNDLE": ca_file, "AZURE_CLIENT_SECRET": "x"})
+        wrong = run_leads(project, "check", env=corporate | {"AZURE_CLIENT_SECRET": "x"})
         assert wrong.returncode == 1
         assert "AZURE_CLIENT_SECRET is wrong" in wrong.stdout
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -106,3 +107,29 @@ def test_the_command_prints_what_it_packed(
             assert set(archive.namelist()) == shipped
     finally:
         inside.unlink(missing_ok=True)
+
+
+def test_the_routing_file_ships_with_the_app_and_is_found_relative_to_it(project: Path, tmp_path: Path) -> None:
+    # A publisher's own rules beside function_app.py, as docs/deploy.md says: deployed with the code, no setting path.
+    own = project / "routing.toml"
+    own.write_text((ROOT / "routing.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    output = tmp_path / "app.zip"
+    try:
+        package.build(project, output)
+    finally:
+        own.unlink()
+    deployed = tmp_path / "wwwroot"
+    with zipfile.ZipFile(output) as archive:
+        assert {"routing.toml", "routing.example.toml"} <= set(archive.namelist())
+        archive.extractall(deployed)
+    # The deployed app, elsewhere on disk and run from another folder, finds LEAD_ROUTING_FILE=routing.toml beside it.
+    code = (
+        "from leads.settings import load_routing\n"
+        "routing = load_routing({'LEAD_ROUTING_FILE': 'routing.toml'})\n"
+        "print(routing.file, len(routing.rules.rules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(deployed)},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    path, rules = done.stdout.split()
+    assert Path(path) == deployed / "routing.toml" and int(rules) > 0

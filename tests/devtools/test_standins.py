@@ -38,8 +38,9 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIns]:
 @pytest.fixture(autouse=True)
 def fresh(standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> None:
     standins.reset()
-    # requests lets REQUESTS_CA_BUNDLE override a session's verify=, so the environment is how clients trust us.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", standins.settings["REQUESTS_CA_BUNDLE"])
+    # MSAL used directly (not through the app's trust.py): requests lets REQUESTS_CA_BUNDLE override a session's
+    # verify=, so the environment is how it trusts the stand-ins' CA.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", standins.settings["LOOPBACK_CA_FILE"])
 
 
 def confidential_app(standins: StandIns, secret: str | None = None) -> msal.ConfidentialClientApplication:
@@ -486,7 +487,7 @@ def test_module_process_writes_settings_and_stops_on_sigterm(standins: StandIns,
     assert health.json()["name"] == "dataverse" and whoami.status_code == 401
     assert set(settings) >= {
         "DYNAMICS_URL", "AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
-        "DYNAMICS_USERNAME", "DYNAMICS_PASSWORD", "REQUESTS_CA_BUNDLE", "GRAPH_URL", "NOTIFY_FROM", "SMTP_HOST",
+        "DYNAMICS_USERNAME", "DYNAMICS_PASSWORD", "LOOPBACK_CA_FILE", "GRAPH_URL", "NOTIFY_FROM", "SMTP_HOST",
         "SMTP_PORT", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
     }  # fmt: skip
     assert settings["SMTP_STARTTLS"] == "false" and settings["AZURE_AUTHORITY_HOST"].startswith("https://127.0.0.1:")

@@ -135,8 +135,16 @@ def test_status_json_filters_and_shows_contact_only_when_asked(app_env: dict[str
 def test_parse_since() -> None:
     now = datetime(2026, 11, 21, 12, tzinfo=UTC)
     assert status.parse_since("30m", now) == now - timedelta(minutes=30)
+    assert status.parse_since("12h", now) == now - timedelta(hours=12)
     assert status.parse_since("7d", now) == now - timedelta(days=7)
+    assert status.parse_since("1w", now) == status.parse_since("7 D", now) == now - timedelta(weeks=1)
+    assert status.parse_since("today", now) == datetime(2026, 11, 21, tzinfo=UTC)
+    assert status.parse_since(" Yesterday ", now) == datetime(2026, 11, 20, tzinfo=UTC)
     assert status.parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert status.parse_since("2026-11-01T09:30+01:00", now) == datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    for odd in ("2026-13-45", "1fortnight", "-3d", "", "999999999w"):
+        with pytest.raises(ValueError):  # noqa: PT011  # fromisoformat's messages vary by form
+            status.parse_since(odd, now)
 
 
 def test_replay_failed_sends_it_and_is_idempotent(app_env: dict[str, str], standins: StandIns) -> None:

@@ -22,13 +22,18 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 // Shared start of the queries: real leads' events (not the validation lead) with their fields as columns.
 var events = 'traces | extend event = tostring(customDimensions.lead_event), lead_id = tostring(customDimensions.lead_id), offer_id = tostring(customDimensions.offer_id), action = tostring(customDimensions.action), reason = tostring(customDimensions.reason) | where isnotempty(event) and tostring(customDimensions.is_test) != "True"'
 
+// Speed to lead counts leads received over the HTTPS endpoint only: an imported lead (Partner Center's export, or
+// Microsoft's Azure Table destination) was received by the marketplace maybe days before, and its events carry no
+// durations (leads/core/speed.py measures_speed). Events logged before `origin` existed have none ("").
+var speedEvents = '${events} | where tostring(customDimensions.origin) in ("", "https") and event in ("lead.in_dynamics", "lead.notified") | extend seconds = todouble(iff(event == "lead.in_dynamics", tostring(customDimensions.seconds_to_dynamics), tostring(customDimensions.seconds_to_notified))) | where isnotnull(seconds)'
+
 var queries = {
   leadsPerDay: '${events} | where event == "lead.received" | summarize leads = count() by day = bin(timestamp, 1d), offer_action = strcat(offer_id, " / ", action) | order by day asc'
   leadsByOffer: '${events} | where event == "lead.received" | summarize leads = count() by offer_id, action | order by leads desc'
   failures: '${events} | where event in ("lead.failed", "lead.poisoned") | project timestamp, event, lead_id, offer_id, action, reason | order by timestamp desc'
   failuresByReason: '${events} | where event == "lead.failed" | summarize failed = count() by reason | order by failed desc'
-  speedToLead: '${events} | where event in ("lead.in_dynamics", "lead.notified") | extend step = iff(event == "lead.in_dynamics", "received -> in Dynamics", strcat("received -> notified by ", tostring(customDimensions.channel))), seconds = todouble(iff(event == "lead.in_dynamics", tostring(customDimensions.seconds_to_dynamics), tostring(customDimensions.seconds_to_notified))) | summarize leads = count(), p50_seconds = percentile(seconds, 50), p95_seconds = percentile(seconds, 95), max_seconds = max(seconds) by step'
-  speedPerDay: '${events} | where event in ("lead.in_dynamics", "lead.notified") | extend seconds = todouble(iff(event == "lead.in_dynamics", tostring(customDimensions.seconds_to_dynamics), tostring(customDimensions.seconds_to_notified))) | summarize p95_seconds = percentile(seconds, 95) by day = bin(timestamp, 1d), event | order by day asc'
+  speedToLead: '${speedEvents} | extend step = iff(event == "lead.in_dynamics", "received -> in Dynamics", strcat("received -> notified by ", tostring(customDimensions.channel))) | summarize leads = count(), p50_seconds = percentile(seconds, 50), p95_seconds = percentile(seconds, 95), max_seconds = max(seconds) by step'
+  speedPerDay: '${speedEvents} | summarize p95_seconds = percentile(seconds, 95) by day = bin(timestamp, 1d), event | order by day asc'
 }
 
 // One workbook item per panel: a title, a query over the component and how to show it.

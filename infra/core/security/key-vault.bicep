@@ -42,6 +42,13 @@ param smtpPassword string = ''
 @description('Value of TEAMS_WEBHOOK_URL (a Teams Workflows webhook: its signature lets anyone post); empty: no secret is created.')
 param teamsWebhookUrl string = ''
 
+@description('Setting names of the extra Teams channels (routing rules\' `teams = "NAME"`); each one\'s secret is named like it in lower case with hyphens.')
+param teamsChannelNames array = []
+
+@secure()
+@description('Their webhook URLs: NAME=URL pairs separated by spaces; a secret is written for each listed name given here.')
+param teamsChannelUrls string = ''
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -104,6 +111,18 @@ module teamsWebhookUrlValue 'key-vault-secret.bicep' = if (!empty(teamsWebhookUr
     value: teamsWebhookUrl
   }
 }
+
+// The extra channels' URLs, as given (only for listed names): NAME=URL, the name before the first `=`.
+var teamsChannelPairs = filter(split(trim(teamsChannelUrls), ' '), pair => contains(pair, '=') && contains(teamsChannelNames, substring(pair, 0, indexOf(pair, '='))))
+
+module teamsChannelValues 'key-vault-secret.bicep' = [for (pair, index) in teamsChannelPairs: {
+  name: 'secret-teams-channel-${index}'
+  params: {
+    keyVaultName: vault.name
+    name: toLower(replace(substring(pair, 0, indexOf(pair, '=')), '_', '-'))
+    value: substring(pair, indexOf(pair, '=') + 1)
+  }
+}]
 
 output id string = vault.id
 output name string = vault.name
