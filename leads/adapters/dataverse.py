@@ -82,7 +82,9 @@ class Dataverse:
             return False
         if response.status_code in (200, 201, 204):
             return True
-        raise self._error(response, sent=_strings(body))
+        error = self._error(response, sent=_strings(body))
+        error.quoted = _quoted_columns(odata_error(response)[1], body)
+        raise error
 
     def who_am_i(self) -> dict[str, Any]:
         response = self._request("GET", "WhoAmI")
@@ -190,6 +192,16 @@ def odata_string(value: str) -> str:
     """An OData string literal: quoted, with each ``'`` doubled, so a value can never end the literal early and
     widen the filter (``o'brien@x`` → ``'o''brien@x'``)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _quoted_columns(message: str, body: dict[str, Any]) -> tuple[str, ...]:
+    """The columns of ``body`` whose text values ``message`` quotes (by name: the values are personal data)."""
+    text = message.lower()
+    return tuple(
+        name
+        for name, value in body.items()
+        if isinstance(value, str) and value.strip() and f"'{value.lower()}'" in text
+    )
 
 
 def _strings(body: dict[str, Any]) -> list[str]:

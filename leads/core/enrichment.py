@@ -106,11 +106,14 @@ def refused_binding(enrichment: Enrichment, status: int | None, message: str) ->
     return None
 
 
-def refused_columns(enrichment: Enrichment, status: int | None, message: str) -> tuple[str, ...]:
+def refused_columns(
+    enrichment: Enrichment, status: int | None, message: str, quoted: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """The columns routing added that a Dataverse refusal is about, or () when it is about the lead itself.
 
     A column Dataverse names is that column (if routing set it); a value of the wrong type is every routing column
-    with that value; any other refusal of the payload (the app's own columns are always text of the right length,
+    with that value (``quoted``: the columns whose values the adapter found quoted, when it took the values out of
+    the message); any other refusal of the payload (the app's own columns are always text of the right length,
     and leadsourcecode 8) is put down to all of routing's columns, so the lead can still be created without them."""
     if status not in (400, 403) or not enrichment.columns:
         return ()
@@ -119,6 +122,7 @@ def refused_columns(enrichment: Enrichment, status: int | None, message: str) ->
             return (found.group(1),) if found.group(1) in enrichment.columns else ()
     if literal := _LITERAL.search(message):
         same = tuple(name for name, value in enrichment.columns.items() if _as_literal(value) == literal.group(1))
+        same = same or tuple(name for name in quoted if name in enrichment.columns)
         return same or tuple(enrichment.columns)
     return tuple(enrichment.columns) if _PAYLOAD in message.lower() else ()
 

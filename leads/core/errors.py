@@ -69,11 +69,14 @@ class SignInRefused(SignInError, RetryCannotHelp):
 class DataverseError(LeadsError):
     """Dataverse answered with an error, or not at all (``status`` None)."""
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    def __init__(self, status: int | None, code: str, message: str, quoted: tuple[str, ...] = ()) -> None:
         super().__init__(f"{status or 'no answer'} {code}: {message}".strip())
         self.status = status
         self.code = code
         self.message = message
+        # The body's columns whose values Dataverse quoted (the values are taken out of ``message``: they can be
+        # personal data): how a refusal of "the literal '…'" is traced to its column.
+        self.quoted = quoted
 
 
 class DataverseUnavailable(DataverseError, TryAgainLater):

@@ -197,7 +197,7 @@ class LeadProcessor:
                     log.warning("lead %s: Dynamics refused its %s lookup (%s); creating it without", lead_id, name,
                                 exc.code)  # fmt: skip
                     routed = router.refused(routed, name, status)
-                elif columns := refused_columns(routed.enrichment, exc.status, exc.message):
+                elif columns := refused_columns(routed.enrichment, exc.status, exc.message, exc.quoted):
                     log.warning("lead %s: Dynamics refused the column(s) %s (%s); creating it without", lead_id,
                                 ", ".join(columns), exc.code)  # fmt: skip
                     routed = router.refused_columns(routed, columns, status, refusal_why(exc.message))

@@ -74,7 +74,7 @@ def closed_port() -> int:
 
 @pytest.fixture
 def env(standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", standins.settings["REQUESTS_CA_BUNDLE"])  # MSAL trusts the test CA
+    monkeypatch.setenv("LOOPBACK_CA_FILE", standins.settings["LOOPBACK_CA_FILE"])  # the app trusts the test CA
     return {**standins.settings, "NOTIFY_TO": "sales@fabrikam.example", "MAIL_TRANSPORT": "graph"}
 
 
