@@ -20,7 +20,7 @@ from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
 from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
-from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_storage
+from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_retention, load_storage
 
 
 @dataclass
@@ -46,6 +46,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None, teams_te
         ("Dynamics settings", load_dynamics),
         ("mail settings", load_mail),
         ("reconciliation settings", load_reconcile),
+        ("retention settings", load_retention),
     ):
         try:
             loaded: Any = loader(env)
