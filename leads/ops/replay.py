@@ -26,7 +26,8 @@ def replay(table: LeadStore, queue: LeadQueue, lead_ids: Iterable[str], statuses
             continue
         changes = lead_row.replayed(entity, clock.now())
         if changes is None:
-            print(f"{SKIP} {lead_id}: already done, nothing to replay", file=out)
+            why = "personal data removed" if entity.get(lead_row.SCRUBBED_AT) else "already done"
+            print(f"{SKIP} {lead_id}: {why}, nothing to replay", file=out)
             unchanged += 1
             continue
         table.update(lead_id, changes)
