@@ -67,3 +67,11 @@ def follow_marketplace_table(timer: func.TimerRequest) -> None:
     """Import new leads from Microsoft's Azure Table destination; nothing while MARKETPLACE_TABLE is empty."""
     if (follower := runtime.table_follower()) is not None:
         follower.run()
+
+
+# Hourly on a fixed schedule, and LEAD_RETENTION_DAYS has a default: existing apps need no new setting.
+@app.timer_trigger(schedule="0 17 * * * *", arg_name="timer", run_on_startup=False)
+def scrub_finished_leads(timer: func.TimerRequest) -> None:
+    """Remove the personal data of leads done more than LEAD_RETENTION_DAYS ago (at most 500 a run)."""
+    if (retention := runtime.retention()) is not None:
+        retention.run()

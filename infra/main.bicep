@@ -182,6 +182,9 @@ param reconcileSchedule string = ''
 @description('RECONCILE_GRACE_MINUTES: leads still received after this many minutes are re-enqueued.')
 param reconcileGraceMinutes string = '10'
 
+@description('LEAD_RETENTION_DAYS: days after a lead is done before its row loses the customer\'s personal data (an hourly timer); 0 keeps it. Received, held and failed leads keep theirs.')
+param leadRetentionDays string = '90'
+
 // --- operations -------------------------------------------------------------------------------------------
 
 @description('Address the Azure Monitor alerts (lead failed, poison queue, lead stranded, functions failing) are emailed to, by Azure Monitor itself, not by the app\'s mail. Empty: the first NOTIFY_TO address; if that is empty too, the alerts only show in the portal.')
@@ -327,6 +330,7 @@ var leadSettings = {
   SMTP_STARTTLS: smtpStartTlsFlag
   RECONCILE_SCHEDULE: !empty(reconcileSchedule) ? reconcileSchedule : '0 */5 * * * *'
   RECONCILE_GRACE_MINUTES: reconcileGraceMinutes
+  LEAD_RETENTION_DAYS: leadRetentionDays
   LEAD_ROUTING_FILE: leadRoutingFile
   DYNAMICS_LINK_CONTACTS: toLower(trim(dynamicsLinkContacts))
   MARKETPLACE_TABLE: marketplaceTable

@@ -165,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--failed", action="store_true", help="every failed lead")
     again.add_argument("--held", action="store_true", help="every held lead (after DYNAMICS_ENABLED is turned on)")
     add_import(sub)
+    add_forget(sub)
     return parser
 
 
@@ -195,6 +196,27 @@ def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     intake.add_argument("--column", action="append", default=[], metavar="HEADER=FIELD",
                         help=f"read this column as this field (or - to ignore it); fields: {fields}")  # fmt: skip
     intake.add_argument("--show-contact", action="store_true", help="include names and emails (personal data)")
+    intake.add_argument(
+        "--include-erased", action="store_true", help="also import leads of people erased with `forget` (if asked)"
+    )
+
+
+def add_forget(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    erase = sub.add_parser(
+        "forget",
+        help="erase a person's personal data on request (a dry run unless --apply); says what remains elsewhere",
+        description="Finds every lead of these addresses in the lead table and lists them with their Dynamics leads. "
+        "--apply removes their personal data (the rows keep ids, status, times, offer and hashed keys) and records a "
+        "hashed tombstone so imports do not bring them back. Addresses are never printed or logged.",
+    )
+    erase.add_argument("addresses", nargs="+", metavar="EMAIL")
+    erase.add_argument("--apply", action="store_true", help="erase (without it, nothing is changed)")
+    erase.add_argument(
+        "--dynamics",
+        choices=["delete", "anonymise"],
+        default="",
+        help="also delete or anonymise the Dynamics leads this app created (the privilege is checked first)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +270,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "import":
         return run_import(args, storage, out)
+    if args.command == "forget":
+        from leads.ops.forget import ForgetOptions, forget
+
+        options = ForgetOptions(apply=args.apply, dynamics=args.dynamics)
+        return forget(args.addresses, open_table(storage), out, options)
     if args.command == "status":
         from leads.ops.status import dynamics_record_link, status
 
@@ -268,7 +295,8 @@ def run_import(args: argparse.Namespace, storage: StorageSettings, out: TextIO) 
     except ValueError:
         print(f"--since {args.since!r}: give a date (YYYY-MM-DD) or an ISO 8601 time", file=sys.stderr)
         return failures.UNUSABLE
-    choices = Choices(apply=args.apply, notify=not args.no_notify, since=since, show_contact=args.show_contact)
+    choices = Choices(apply=args.apply, notify=not args.no_notify, since=since, show_contact=args.show_contact,
+                      include_erased=args.include_erased)  # fmt: skip
     if args.file is not None:
         return import_file(args.file, args.column, storage, choices, out)
     source = load_marketplace_table(table=args.table, default_table=DEFAULT_TABLE)

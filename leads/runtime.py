@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from leads.steps.follow_table import TableFollower
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
+    from leads.steps.retention import Retention
     from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,21 @@ def table_follower() -> TableFollower | None:
     return TableFollower(MarketplaceTable(source, storage_settings()), lead_table(), lead_queue(), lead_table())
 
 
+@_Once
+def retention() -> Retention | None:
+    """Removing done leads' personal data after LEAD_RETENTION_DAYS; None when it is 0 (the timer idles)."""
+    days = settings.load_retention().days
+    if not days:
+        return None
+    from leads.steps.retention import Retention
+
+    return Retention(lead_table(), lead_table(), days)
+
+
 def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, routing_settings,
                    marketplace_table_settings, lead_table, lead_queue, http_session, mail_session, tokens, dataverse,
-                   mailer, router, processor, table_follower, teams_session):  # fmt: skip
+                   mailer, router, processor, table_follower, teams_session, retention):  # fmt: skip
         cached.cache_clear()
     _teams_channel.cache_clear()

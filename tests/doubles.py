@@ -8,11 +8,13 @@ import operator
 import re
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import keys_for
 from leads.core.messages import Email
+from leads.core.personal import tombstone
 
 _CONDITION = re.compile(r"^\s*(\w+)\s+(eq|ne|lt|le|gt|ge)\s+@(\w+)\s*$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -80,6 +82,33 @@ class MemoryLeadStore:
             self.answers_lost -= 1
             return True
         return False
+
+    def replace(self, lead_id: str, entity: dict[str, Any], etag: str) -> str:
+        """REPLACE with If-Match: the row becomes ``entity`` (every other column goes); LeadChanged when it is gone
+        or was changed since ``etag`` (the service's 404 and 412)."""
+        with self._lock:
+            key = keys_for(lead_id)
+            row = self.rows.get(key)
+            if row is None or row["_etag"] != etag:
+                raise LeadChanged(lead_id)
+            self.rows[key] = self._stamped({name: value for name, value in entity.items() if not name.startswith("_")})
+            return str(self.rows[key]["_etag"])
+
+    def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
+        entity = tombstone(address_hash, erased_at)
+        with self._lock:
+            key = (entity["PartitionKey"], entity["RowKey"])
+            self.rows[key] = self._stamped(self.rows.get(key, {}) | entity)
+
+    def read_watermark(self, name: str) -> datetime | None:
+        with self._lock:
+            value = self.rows.get(("watermarks", name), {}).get("Watermark")
+        return value if isinstance(value, datetime) else None
+
+    def write_watermark(self, name: str, at: datetime) -> None:
+        with self._lock:
+            row = {"PartitionKey": "watermarks", "RowKey": name, "Watermark": at}
+            self.rows[("watermarks", name)] = self._stamped(row)
 
     def query(
         self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None

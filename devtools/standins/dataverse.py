@@ -42,6 +42,7 @@ REQUIRED_HEADERS = {"accept": "application/json", "odata-maxversion": "4.0", "od
 _API = re.compile(r"^/api/data/(v9\.[0-2])/(.*)$")
 _LEAD_KEY = re.compile(rf"leads\({GUID}\)")
 _ANY_LEAD_KEY = re.compile(r"leads\((.*)\)")
+_NOTE_KEY = re.compile(rf"annotations\({GUID}\)")
 _PRIVILEGES_OF = re.compile(rf"systemusers\({GUID}\)/Microsoft\.Dynamics\.CRM\.RetrieveUserPrivileges\(\)")
 _PRIVILEGES_BY_NAMES = re.compile(
     rf"systemusers\({GUID}\)/Microsoft\.Dynamics\.CRM\.RetrieveUserSetOfPrivilegesByNames\(PrivilegeNames=(@\w+)\)"
@@ -239,6 +240,11 @@ class DataverseStandIn(StandIn):
             return self._leads.list(request, caller)
         elif resource in TABLES and method == "GET":
             return self._query_records(request, caller, resource)
+        elif (match := _NOTE_KEY.fullmatch(resource)) and method == "DELETE":
+            caller.require("prvDeleteNote", "annotation")
+            if not self.records.remove("annotations", match.group(1)):
+                raise DataverseError(404, "0x80040217", f"annotation With Id = {match.group(1).lower()} Does Not Exist")
+            return Response(204, headers={"OData-Version": "4.0"})
         else:
             segment = resource.split("/")[0].split("(")[0]
             if segment not in ("leads", "WhoAmI", "EntityDefinitions", *TABLES):

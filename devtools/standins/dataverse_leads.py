@@ -27,7 +27,7 @@ APPENDED_TO = {
 
 
 class LeadsEntitySet:
-    """The lead rows by lower-case leadid; thread-safe. ``changed`` hears "lead <id> created|updated"."""
+    """The lead rows by lower-case leadid; thread-safe. ``changed`` hears "lead <id> created|updated|deleted"."""
 
     def __init__(self, records: Records, changed: Callable[[str], None]) -> None:
         self.records = records  # the tables a lead's lookups bind to
@@ -69,6 +69,8 @@ class LeadsEntitySet:
             with self._lock:
                 if self._rows.pop(lead_id, None) is None:
                     raise _missing(lead_id)
+            self.records.remove_where("annotations", "_objectid_value", lead_id)  # notes go with their record
+            self._changed(f"lead {lead_id} deleted")
             return Response(204, headers={"OData-Version": "4.0"})
         return None
 

@@ -1,7 +1,7 @@
 """The OData query options the Dataverse stand-in understands: which options an entity set accepts (others are
-a 501 naming them), the ``Prefer`` annotations, and ``$filter`` with ``eq``/``ne``, ``and``/``or``, parentheses
-and string literals whose ``'`` is doubled. A filter that does not parse is a 400 ``0x80060888`` "Syntax error…";
-string comparisons ignore case, as Dataverse's default collation.
+a 501 naming them), the ``Prefer`` annotations, and ``$filter`` with ``eq``/``ne``, ``and``/``or``, parentheses,
+string literals whose ``'`` is doubled and bare GUID literals. A filter that does not parse is a 400 ``0x80060888``
+"Syntax error…"; string comparisons ignore case, as Dataverse's default collation.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from .dataverse_responses import DataverseError
 from .messages import Request
 
 Predicate = Callable[[dict[str, Any]], bool]
-_TOKEN = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?)\b|([A-Za-z_][\w.]*))")
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# A GUID literal is written bare (``_objectid_value eq 5d0c…``), as the Web API takes it.
+_TOKEN = re.compile(rf"\s*(?:(\()|(\))|'((?:[^']|'')*)'|({_GUID})\b|(-?\d+(?:\.\d+)?)\b|([A-Za-z_][\w.]*))")
 
 
 def query_options(request: Request, entity_set: str, accepted: Sequence[str]) -> dict[str, str | None]:
@@ -49,11 +51,13 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         match = _TOKEN.match(text, position)
         if match is None:
             raise _syntax(text)
-        opened, closed, literal, number, word = match.groups()
+        opened, closed, literal, guid, number, word = match.groups()
         if opened or closed:
             tokens.append(("paren", opened or closed))
         elif literal is not None:
             tokens.append(("value", literal.replace("''", "'")))
+        elif guid is not None:
+            tokens.append(("value", guid.lower()))
         elif number is not None:
             tokens.append(("value", float(number) if "." in number else int(number)))
         elif word in ("true", "false", "null"):

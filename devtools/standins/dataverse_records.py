@@ -24,6 +24,8 @@ TABLES = {
     "systemusers": ("systemuserid", "systemuser", "prvReadUser"),
     "teams": ("teamid", "team", "prvReadTeam"),
     "campaigns": ("campaignid", "campaign", "prvReadCampaign"),
+    # Notes: ``_objectid_value`` is the record a note is attached to (a lead's go with it when it is deleted).
+    "annotations": ("annotationid", "annotation", "prvReadNote"),
 }
 # The lead's lookups: navigation property → the entity sets it may point to.
 LEAD_LOOKUPS = {
@@ -65,6 +67,15 @@ class Records:
     def remove(self, entity_set: str, record_id: str) -> bool:
         with self._lock:
             return self._rows[entity_set].pop(record_id.lower(), None) is not None
+
+    def remove_where(self, entity_set: str, column: str, value: str) -> int:
+        """Remove the rows whose ``column`` is ``value`` (a cascade); how many went."""
+        with self._lock:
+            rows = self._rows[entity_set]
+            doomed = [key for key, row in rows.items() if str(row.get(column, "")).lower() == value.lower()]
+            for key in doomed:
+                del rows[key]
+        return len(doomed)
 
     def exists(self, entity_set: str, record_id: str) -> bool:
         with self._lock:

@@ -1,4 +1,5 @@
-"""Dataverse Web API (Dynamics 365): create leads, and the read-only calls `check` needs.
+"""Dataverse Web API (Dynamics 365): create leads, the read-only calls `check` needs, and what `forget --dynamics`
+needs to delete or anonymise a lead this app created.
 
 Transient trouble (429 with Retry-After, 5xx, connection errors, time-outs) is retried inside the
 shared session (leads.adapters.webapi); what is still failing after that is DataverseUnavailable, for the queue
@@ -120,6 +121,54 @@ class Dataverse:
                 answers.append(response.json().get("value", []))
             self._lead_columns = dataverse_metadata.lead_columns(answers[0], answers[1:])
         return self._lead_columns
+
+    # --- erasure (`forget --dynamics`) -------------------------------------------------------------------
+
+    def read_lead(self, lead_id: str) -> dict[str, Any] | None:
+        """The lead's state (``statecode``: 0 open, 1 qualified, 2 disqualified) and the contact it is linked to;
+        None when Dynamics has no such lead."""
+        response = self._request("GET", f"leads({lead_id})?$select=leadid,statecode,_parentcontactid_value")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._error(response)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def delete_lead(self, lead_id: str) -> bool:
+        """Delete the lead (its notes go with it); False when it was not there."""
+        response = self._request("DELETE", f"leads({lead_id})")
+        if response.status_code == 404:
+            return False
+        if response.status_code != 204:
+            raise self._error(response)
+        return True
+
+    def update_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
+        """Change columns of an existing lead (``If-Match: *``: never creates one); False when it was not there."""
+        headers = {"If-Match": "*", "Content-Type": "application/json"}
+        response = self._request("PATCH", f"leads({lead_id})", json=body, headers=headers)
+        if response.status_code == 404:
+            return False
+        if response.status_code not in (200, 204):
+            raise self._error(response)
+        return True
+
+    def note_ids(self, lead_id: str) -> list[str]:
+        """The notes attached to the lead (annotations whose objectid is the lead)."""
+        query = f"$select=annotationid&$filter={quote(f'_objectid_value eq {lead_id}', safe=_QUERY_SAFE)}"
+        response = self._request("GET", f"annotations?{query}")
+        if response.status_code != 200:
+            raise self._error(response)
+        return [str(row["annotationid"]) for row in response.json().get("value", [])]
+
+    def delete_note(self, note_id: str) -> bool:
+        response = self._request("DELETE", f"annotations({note_id})")
+        if response.status_code == 404:
+            return False
+        if response.status_code != 204:
+            raise self._error(response)
+        return True
 
     def find_id(self, lookup: Lookup) -> str | None:
         """The id of the record a routing rule names, or None when there is none."""

@@ -14,6 +14,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from leads.adapters import storage
 from leads.core.errors import LeadChanged, StorageUnavailable
 from leads.core.lead_row import keys_for
+from leads.core.personal import tombstone
 from leads.settings import StorageSettings
 
 T = TypeVar("T")
@@ -70,6 +71,26 @@ class LeadTable:
             raise LeadChanged(lead_id) from exc
         new_etag: str = result["etag"]
         return new_etag
+
+    def replace(self, lead_id: str, entity: dict[str, Any], etag: str) -> str:
+        """Write ``entity`` as the whole row (REPLACE: the columns it lacks go), only if the lead is unchanged since
+        ``etag`` (else LeadChanged). Removing a row's personal data needs this: a MERGE cannot drop a column."""
+        row = {name: value for name, value in entity.items() if not name.startswith("_")}
+        try:
+            result = self._call(
+                lambda: self.client.update_entity(
+                    row, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise LeadChanged(lead_id) from exc
+        new_etag: str = result["etag"]
+        return new_etag
+
+    def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
+        """Remember an erased address (core/personal.py): its hash and when, nothing else."""
+        entity = tombstone(address_hash, erased_at)
+        self._call(lambda: self.client.upsert_entity(entity, mode=UpdateMode.MERGE))
 
     def query(
         self, query_filter: str, parameters: dict[str, Any], select: list[str] | None = None

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from leads.core import campaign
-from leads.core.matching import MATCH_KEY, match_key
+from leads.core.matching import EMAIL_HASH, MATCH_KEY, email_hash, match_key
 from leads.core.payload import Lead, cut, parse_lead, utf16_chunks
 
 # A string property holds at most 64 KiB of UTF-16: 32,768 code units (an emoji takes two). Stay a little under.
@@ -23,6 +23,8 @@ LEAD_PARTITION_BOUNDS = {"first_partition": "00", "last_partition": "ff"}
 ORIGIN_ENDPOINT, ORIGIN_IMPORT, ORIGIN_TABLE = "https", "import", "table"
 # Set on leads imported with --no-notify: the contacts are not mailed about them (the failure alert still goes).
 SKIP_NOTIFICATION = "SkipNotification"
+# When a row's personal data was removed: by the retention timer or by `forget` (ScrubbedAt), on request (ErasedAt).
+SCRUBBED_AT, ERASED_AT = "ScrubbedAt", "ErasedAt"
 
 
 class Status(StrEnum):
@@ -66,6 +68,7 @@ def new_entity(lead: Lead, received_at: datetime) -> dict[str, Any]:
         "OfferId": cut(lead.lead_source.offer_id, MAX_PROPERTY_UNITS),
         "Origin": ORIGIN_ENDPOINT,
         MATCH_KEY: match_key(lead.contact.email, lead.offer_title, lead.action, received_at.astimezone(UTC).date()),
+        EMAIL_HASH: email_hash(lead.contact.email),
         "ReceivedAt": received_at,
         "UpdatedAt": received_at,
     }
@@ -179,9 +182,10 @@ def gave_up(reason: str, last_error: str, now: datetime) -> dict[str, Any]:
 
 
 def replayed(entity: dict[str, Any], now: datetime) -> dict[str, Any] | None:
-    """`replay`: back to received, to be processed again; None for a lead that is done (nothing to replay).
-    A failed lead may alert again; the notification, if it went out, is not sent twice."""
-    if entity.get("Status") == Status.DONE:
+    """`replay`: back to received, to be processed again; None for a lead that is done, or whose personal data was
+    removed (nothing to replay: the payload is gone). A failed lead may alert again; the notification, if it went
+    out, is not sent twice."""
+    if entity.get("Status") == Status.DONE or entity.get(SCRUBBED_AT) or entity.get(ERASED_AT):
         return None
     changes: dict[str, Any] = {"Status": Status.RECEIVED.value, "UpdatedAt": now}
     if entity.get("Status") == Status.FAILED:

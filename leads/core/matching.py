@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 MATCH_KEY = "MatchKey"
+EMAIL_HASH = "EmailHash"  # the address alone, hashed: `forget` finds a person's rows by it (core/personal.py)
 
 # The export names the call to action in words where the HTTPS payload has a code (REFERENCE.md §1.2; the
 # pairs are an inference from Microsoft's descriptions of each code).
@@ -40,6 +41,12 @@ def match_key(email: str, offer: str, action: str, day: date) -> str:
     offer = " ".join(offer.casefold().split())
     text = "\n".join((email, offer, normalise_action(action), day.isoformat()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def email_hash(email: str) -> str:
+    """The key of an address, case and surrounding spaces aside; "" without one."""
+    email = email.strip().casefold()
+    return hashlib.sha256(f"email\n{email}".encode()).hexdigest()[:32] if email else ""
 
 
 def keys_around(email: str, offer: str, action: str, when: datetime) -> list[str]:

@@ -23,7 +23,7 @@ from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
 from leads.ops.failures import STORAGE_ADVICE
-from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_storage
+from leads.settings import SettingsError, load_dynamics, load_mail, load_reconcile, load_retention, load_storage
 
 
 @dataclass
@@ -49,6 +49,7 @@ def check(env: dict[str, str] | None = None, out: TextIO | None = None, teams_te
         ("Dynamics settings", load_dynamics),
         ("mail settings", load_mail),
         ("reconciliation settings", load_reconcile),
+        ("retention settings", load_retention),
     ):
         try:
             loaded: Any = loader(env)

@@ -34,6 +34,7 @@ class Choices:
     notify: bool = True
     since: datetime | None = None
     show_contact: bool = False
+    include_erased: bool = False
 
 
 def import_file(path: Path, columns: list[str], storage: StorageSettings, choices: Choices, out: TextIO) -> int:
@@ -83,7 +84,8 @@ def _file_rows(export: ExportFile, mapping: ColumnMap) -> Iterator[SourceRow]:
 
 
 def _run(rows: Iterator[SourceRow], origin: str, storage: StorageSettings, choices: Choices, out: TextIO) -> int:
-    options = ImportOptions(origin=origin, apply=choices.apply, notify=choices.notify, since=choices.since)
+    options = ImportOptions(origin=origin, apply=choices.apply, notify=choices.notify, since=choices.since,
+                            include_erased=choices.include_erased)  # fmt: skip
     importer = Importer(open_table(storage), open_queue(storage), options, progress=_progress(out))
     try:
         report = importer.run(rows)
@@ -107,6 +109,8 @@ def _print_report(report: ImportReport, choices: Choices, out: TextIO) -> None:
     ]  # fmt: skip
     if choices.since is not None:
         counts.insert(3, ("before --since", report.before_since, choices.since.date().isoformat()))
+    if report.erased:  # leads of people erased with `forget`, created before that: erased stays erased
+        counts.insert(-2, ("erased", report.erased, "their person was forgotten; --include-erased imports them"))
     print("", file=out)
     for label, count, note in counts:
         print(f"{label:<15}{count:>8}" + (f"  ({note})" if note and count else ""), file=out)

@@ -42,7 +42,8 @@ def replay(
                 missing += 1
                 continue
             if not _back_to_received(table, lead_id, entity, now):
-                print(f"{SKIP} {lead_id}: already done, nothing to replay", file=out)
+                why = "personal data removed" if entity.get(lead_row.SCRUBBED_AT) else "already done"
+                print(f"{SKIP} {lead_id}: {why}, nothing to replay", file=out)
                 unchanged += 1
                 continue
             queue.send(lead_row.queue_message(lead_id))

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, Status
+from leads.core.lead_row import ERASED_AT, LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, SCRUBBED_AT, Status
 from leads.core.speed import NOTIFICATION_FIELDS, timings
 from leads.ops import status_view
 from leads.ops.common import UNFINISHED
@@ -37,6 +37,8 @@ SUMMARY_COLUMNS = [
     "DynamicsAt",
     "Origin",
     *NOTIFICATION_FIELDS,
+    SCRUBBED_AT,
+    ERASED_AT,
 ]
 
 
@@ -137,6 +139,9 @@ def _summary(entity: dict[str, Any], show_contact: bool, record_link: RecordLink
         "seconds_to_dynamics": spent.to_dynamics,
         "seconds_to_notified": spent.to_notified,
         "dynamics_link": record_link(dynamics_lead_id) if record_link and dynamics_lead_id else None,
+        # Added for retention and erasure: when the lead's personal data was removed (core/personal.py).
+        "scrubbed": _iso(entity.get(SCRUBBED_AT)),
+        "erased": _iso(entity.get(ERASED_AT)),
     }
     if show_contact:
         summary["contact"] = json.loads(entity.get("CustomerInfo") or "{}")
@@ -147,6 +152,8 @@ def _line(lead: dict[str, Any]) -> str:
     parts = [lead["id"], lead["status"], lead["received"] or "", lead["offer"] or ""]
     if lead.get("test"):
         parts.append("[test]")
+    if lead.get("scrubbed"):
+        parts.append("[personal data erased on request]" if lead.get("erased") else "[personal data removed]")
     if lead.get("contact"):
         contact = lead["contact"]
         parts.append(" ".join(filter(None, (contact.get("FirstName"), contact.get("LastName"), contact.get("Email")))))

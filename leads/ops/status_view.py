@@ -74,11 +74,13 @@ def recent_lines(leads: Sequence[dict[str, Any]], show_contact: bool) -> list[st
     for lead in leads:
         received = (lead["received"] or "")[:19].replace("T", " ")
         status = f"{lead['status']} [test]" if lead["test"] else str(lead["status"] or "")
+        if lead.get("scrubbed"):  # retention or `forget` removed the contact details: only the facts are left
+            status += " [erased]" if lead.get("erased") else " [scrubbed]"
         where = lead["dynamics_link"] or lead["dynamics_lead_id"] or "—"
         row = [received, cell(lead["offer"]), cell(lead["action"], 24), status, where]
         if show_contact:
             contact = lead.get("contact") or {}
             names = (contact.get("FirstName"), contact.get("LastName"), contact.get("Email"))
-            row.append(cell(" ".join(filter(None, names)), 60))
+            row.append(cell(" ".join(filter(None, names)), 60) or ("(removed)" if lead.get("scrubbed") else ""))
         rows.append(row)
     return ["recent leads (newest first):", *table(headers, rows)]

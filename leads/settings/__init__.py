@@ -18,6 +18,7 @@ from leads.settings.mail import DEFAULT_GRAPH_URL, MailSettings, MailTransport, 
 from leads.settings.marketplace_table import DEFAULT_TABLE, MarketplaceTableSettings, load_marketplace_table
 from leads.settings.reader import SettingsError
 from leads.settings.reconcile import ReconcileSettings, load_reconcile
+from leads.settings.retention import RetentionSettings, load_retention
 from leads.settings.routing import RoutingSettings, load_routing
 from leads.settings.storage import StorageSettings, load_storage
 
@@ -32,6 +33,7 @@ __all__ = [
     "MailTransport",
     "MarketplaceTableSettings",
     "ReconcileSettings",
+    "RetentionSettings",
     "RoutingSettings",
     "SettingsError",
     "StorageSettings",
@@ -39,6 +41,7 @@ __all__ = [
     "load_mail",
     "load_marketplace_table",
     "load_reconcile",
+    "load_retention",
     "load_routing",
     "load_storage",
     "local_file",

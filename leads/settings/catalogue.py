@@ -42,6 +42,8 @@ SETTINGS: dict[str, str] = {
     "HTTPS to 127.0.0.1, localhost and ::1 only: `make run` sets it to its stand-ins' test CA. Not for Azure.",
     "RECONCILE_SCHEDULE": "Six-field CRON schedule of the reconciliation timer (default every 5 minutes).",
     "RECONCILE_GRACE_MINUTES": "Leads still `received` after this many minutes are re-enqueued (default 10).",
+    "LEAD_RETENTION_DAYS": "Days after a lead is done before its row loses the customer's personal data (default 90; "
+    "0: kept). Received, held and failed leads keep theirs.",
     "MARKETPLACE_TABLE": "Microsoft's Azure Table destination to follow (e.g. `MarketplaceLeads`): a timer imports "
     "its new rows. Empty (default): not followed.",
     "MARKETPLACE_TABLE_CONNECTION": "Connection string of the storage account holding that table (the one given "

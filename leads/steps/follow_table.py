@@ -84,6 +84,9 @@ class TableFollower:
                 "table %s: %d row(s), %d new lead(s) stored, %d already here, %d unusable",
                 self.source.name, report.rows, report.stored, report.already_here, len(report.unusable),
             )  # fmt: skip
+        if report.erased:  # erased stays erased: `import --from-table --include-erased` is the way back
+            log.info("table %s: %d lead(s) of people erased with `forget` not brought back", self.source.name,
+                     report.erased)  # fmt: skip
         for finding in report.unusable:
             log.warning("table %s, %s: %s", self.source.name, finding.where, finding.text)
         return report

@@ -2,7 +2,10 @@
 destination, through the same pipeline (stored, enqueued, processed) so nothing is created twice.
 
 A row is *already here* when a stored lead has the same identity (the lead id the HTTPS endpoint would have given
-it) or, looser, the same email, offer, action and day (``core/matching.py``). Which leads are stored is read once,
+it) or, looser, the same email, offer, action and day (``core/matching.py``); a lead whose row was scrubbed is
+still here. A row of a person erased with `forget` (a tombstone: the address's hash and when) is *erased* when it
+was created before that erasure: it is not brought back unless ``include_erased`` (a lead the person sent after
+being erased is a new lead). Which leads are stored is read once,
 in one query over our table (ids and match keys only), before the first row is compared: one scan rather than a
 read per row. By default nothing is written (a report); ``apply`` stores and enqueues the new leads.
 """
@@ -17,7 +20,9 @@ from datetime import datetime
 from leads.core import lead_row
 from leads.core.clock import now
 from leads.core.imported import ImportedLead, UnusableRow, contact_text, imported_lead
-from leads.core.matching import MATCH_KEY, stored_match_key
+from leads.core.lead_row import ERASED_AT
+from leads.core.matching import MATCH_KEY, email_hash, stored_match_key
+from leads.core.personal import TOMBSTONE_QUERY, TOMBSTONES
 from leads.steps.intake import admit
 from leads.steps.ports import LeadQueue, LeadStore
 
@@ -43,6 +48,7 @@ class ImportOptions:
     apply: bool = False
     notify: bool = True
     since: datetime | None = None
+    include_erased: bool = False  # bring back leads of people erased with `forget` (only if they asked again)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class ImportReport:
     same_lead: int = 0
     similar: int = 0
     before_since: int = 0
+    erased: int = 0  # leads of a person erased with `forget`, created before that: not brought back
     stored: int = 0
     new: list[Finding] = field(default_factory=list)
     unusable: list[Finding] = field(default_factory=list)
@@ -71,10 +78,11 @@ class ImportReport:
 
 
 class KnownLeads:
-    """The stored leads' ids and match keys (hashes), and those added during the run."""
+    """The stored leads' ids and match keys (hashes), those added during the run, and the erased addresses (hashes)
+    with the time of their erasure."""
 
-    def __init__(self, ids: set[str], keys: set[str]) -> None:
-        self.ids, self.keys = ids, keys
+    def __init__(self, ids: set[str], keys: set[str], erased: dict[str, datetime] | None = None) -> None:
+        self.ids, self.keys, self.erased = ids, keys, erased or {}
 
     @classmethod
     def scan(cls, store: LeadStore) -> KnownLeads:
@@ -84,13 +92,20 @@ class KnownLeads:
             ids.add(entity["RowKey"])
             keys.add(stored_match_key(entity))
         keys.discard("")
-        return cls(ids, keys)
+        tombstones = store.query(TOMBSTONE_QUERY, {"tombstones": TOMBSTONES}, select=["RowKey", ERASED_AT])
+        erased = {row["RowKey"]: row[ERASED_AT] for row in tombstones if isinstance(row.get(ERASED_AT), datetime)}
+        return cls(ids, keys, erased)
 
     def same_lead(self, imported: ImportedLead) -> bool:
         return imported.lead.lead_id in self.ids
 
     def similar(self, imported: ImportedLead) -> bool:
         return any(key in self.keys for key in imported.match_keys)
+
+    def erased_before(self, imported: ImportedLead) -> bool:
+        """The lead's person was erased with `forget` after the marketplace created this lead."""
+        erased_at = self.erased.get(email_hash(imported.lead.contact.email))
+        return erased_at is not None and imported.created_at <= erased_at
 
     def add(self, imported: ImportedLead) -> None:
         self.ids.add(imported.lead.lead_id)
@@ -143,6 +158,9 @@ class Importer:
             return
         if known.similar(imported):
             report.similar += 1
+            return
+        if not self.options.include_erased and known.erased_before(imported):
+            report.erased += 1  # nothing of the person is kept or logged: the count says it
             return
         known.add(imported)  # a repeat further down the file is then already here
         if self.options.apply:

@@ -30,6 +30,17 @@ class LeadStore(Protocol):
         """Entities matching an OData filter with ``@name`` parameters, each with its ``_etag``."""
 
 
+class ScrubbableStore(LeadStore, Protocol):
+    """The lead table, where a row's personal data can be removed (core/personal.py) and erasures remembered."""
+
+    def replace(self, lead_id: str, entity: dict[str, Any], etag: str) -> str:
+        """Write ``entity`` as the whole row (every column it lacks goes), only if nobody changed the lead since
+        ``etag`` (else LeadChanged). The new ETag."""
+
+    def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
+        """Record that the address with this hash was erased at ``erased_at`` (read back with ``query``)."""
+
+
 class Watermarks(Protocol):
     """How far a followed source has been read, kept in our own table."""
 

@@ -216,6 +216,34 @@ def test_dataverse_if_match_updates_or_404s(standins: StandIns) -> None:
     assert (standins.dataverse.lead(lead_id) or {}).get("jobtitle") == "CTO"
 
 
+def test_dataverse_notes_are_found_by_their_lead_deleted_with_the_privilege_and_go_with_their_lead(
+    standins: StandIns,
+) -> None:
+    lead_id = str(uuid.uuid4())
+    requests.patch(lead_url(standins, lead_id), json=LEAD, headers=dataverse_headers(standins), timeout=5)
+    first = standins.dataverse.records.add("annotations", _objectid_value=lead_id, notetext="a")
+    second = standins.dataverse.records.add("annotations", _objectid_value=lead_id, notetext="b")
+    other = standins.dataverse.records.add("annotations", _objectid_value=str(uuid.uuid4()), notetext="c")
+    api = f"{standins.dataverse.base_url}/api/data/v9.2"
+    found = requests.get(f"{api}/annotations", params={"$select": "annotationid", "$filter": f"_objectid_value eq "
+                         f"{lead_id.upper()}"}, headers=dataverse_headers(standins), timeout=5)  # fmt: skip
+    assert found.status_code == 200
+    assert sorted(row["annotationid"] for row in found.json()["value"]) == sorted([first, second])
+
+    refused = requests.delete(f"{api}/annotations({first})", headers=dataverse_headers(standins), timeout=5)
+    assert refused.status_code == 403 and "missing prvDeleteNote privilege" in refused.json()["error"]["message"]
+    standins.dataverse.privileges |= {"prvDeleteNote", "prvDeleteLead"}
+    deleted = requests.delete(f"{api}/annotations({first})", headers=dataverse_headers(standins), timeout=5)
+    again = requests.delete(f"{api}/annotations({first})", headers=dataverse_headers(standins), timeout=5)
+    assert (deleted.status_code, again.status_code, again.json()["error"]["code"]) == (204, 404, "0x80040217")
+
+    assert (
+        requests.delete(lead_url(standins, lead_id), headers=dataverse_headers(standins), timeout=5).status_code == 204
+    )
+    remaining = [row["annotationid"] for row in standins.dataverse.records.query("annotations", {}, annotations=False)]
+    assert remaining == [other]  # the lead's notes went with it
+
+
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [

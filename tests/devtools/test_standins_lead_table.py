@@ -20,7 +20,7 @@ ATTRIBUTES = "EntityDefinitions(LogicalName='lead')/Attributes"
 
 @pytest.fixture(autouse=True)
 def trusting(standins: StandIns, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", standins.settings["LOOPBACK_CA_FILE"])  # the Entra stand-in's CA (plain requests)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", standins.settings["LOOPBACK_CA_FILE"])  # plain requests: the test CA
 
 
 def get(standins: StandIns, path: str) -> requests.Response:

@@ -17,6 +17,12 @@ def test_filter_literals_double_their_quotes_and_compare_without_case() -> None:
     assert either({"name": "B", "teamtype": 0}) and not either({"name": "c", "teamtype": 0})
 
 
+def test_filter_takes_bare_guid_literals_in_any_case() -> None:
+    holds = parse_filter("_objectid_value eq 5D0C2F0E-3C9A-4B59-9A57-1F6F2B0D9C41")
+    assert holds({"_objectid_value": "5d0c2f0e-3c9a-4b59-9a57-1f6f2b0d9c41"})
+    assert not holds({"_objectid_value": "5d0c2f0e-3c9a-4b59-9a57-1f6f2b0d9c42"})
+
+
 @pytest.mark.parametrize("text", ["name eq 'unterminated", "name eq", "name gt 'a'", "(name eq 'a'", "name eq 'a' x"])
 def test_a_filter_that_does_not_parse_is_a_400(text: str) -> None:
     with pytest.raises(RecordError) as caught:

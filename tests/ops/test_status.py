@@ -15,7 +15,7 @@ from azure.functions.queue import QueueMessage
 from devtools.standins import StandIns
 from function_app import process_lead
 from leads import runtime
-from leads.core import lead_row, speed
+from leads.core import lead_row, personal, speed
 from leads.core.payload import parse_lead
 from leads.ops import status
 from tests.doubles import MemoryLeadStore
@@ -186,3 +186,20 @@ def test_imported_leads_do_not_count_in_speed_to_lead() -> None:
     add(store, 99, T0 - timedelta(days=7), Status="done", Origin="table", DynamicsAt=T0, NotifiedAt=T0)
     assert json.loads(run(store, as_json=True))["speed"]["to_dynamics"] == {"count": 20, "p50": 10.0, "p95": 19.0,
                                                                              "max": 20.0}  # fmt: skip
+
+
+def test_a_scrubbed_or_erased_lead_shows_its_facts_and_says_its_contact_is_gone() -> None:
+    store = timed_store()
+    scrubbed, erased = (add(store, n, T0 + timedelta(hours=n), Status="done") for n in (30, 31))
+    for lead_id, make in ((scrubbed, personal.scrubbed), (erased, personal.erased)):
+        entity = store.get(lead_id)
+        assert entity is not None
+        store.replace(lead_id, make(entity, T0 + timedelta(days=100)), entity["_etag"])
+    text = run(store, show_contact=True)
+    assert "done [erased]" in text and "done [scrubbed]" in text and "(removed)" in text
+    listed = run(store, only="done", show_contact=True)
+    assert "[personal data removed]" in listed and "[personal data erased on request]" in listed
+    document = json.loads(run(store, as_json=True, show_contact=True))
+    [summary] = [lead for lead in document["recent"] if lead["id"] == scrubbed]
+    assert summary["scrubbed"] == "2027-03-10T09:00:00+00:00" and summary["erased"] is None
+    assert summary["contact"] == {} and summary["offer"] == "Contoso CRM Connector"
