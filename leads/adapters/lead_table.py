@@ -8,11 +8,17 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from leads.adapters import storage
-from leads.core.errors import LeadChanged, StorageUnavailable
+from leads.core.errors import LeadChanged, StorageRefused, StorageUnavailable
 from leads.core.lead_row import keys_for
 from leads.core.personal import tombstone
 from leads.settings import StorageSettings
@@ -131,6 +137,11 @@ class LeadTable:
                 return operation()
         except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError):
             raise
+        except HttpResponseError as exc:
+            if exc.status_code == 400:  # the request itself is wrong: retrying it cannot help
+                code = getattr(exc, "error_code", None) or "BadRequest"
+                raise StorageRefused(f"table {self.settings.table_name}: 400 {code}") from None
+            raise StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
         except AzureError as exc:
             raise StorageUnavailable(f"table {self.settings.table_name}: {exc.__class__.__name__}") from exc
 

@@ -12,6 +12,7 @@ import smtplib
 import socket
 import ssl
 
+from leads.core import deadline
 from leads.core.errors import MailError, MailRefused, MailUnavailable
 from leads.core.messages import Email, mime_message
 from leads.core.service_text import service_words
@@ -87,9 +88,9 @@ class SmtpMailer:
         host, port = self.mail.smtp_host, self.mail.smtp_port
         smtp: smtplib.SMTP
         if port == IMPLICIT_TLS_PORT:
-            smtp = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=self.ssl_context)
+            smtp = smtplib.SMTP_SSL(host, port, timeout=deadline.capped(TIMEOUT_SECONDS), context=self.ssl_context)
         else:
-            smtp = smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+            smtp = smtplib.SMTP(host, port, timeout=deadline.capped(TIMEOUT_SECONDS))
         try:
             smtp.ehlo()
             if self.mail.smtp_starttls and port != IMPLICIT_TLS_PORT:

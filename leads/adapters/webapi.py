@@ -27,6 +27,7 @@ from urllib3.util.retry import Retry
 
 from leads.adapters.signin import TokenSource
 from leads.adapters.trust import trust_loopback
+from leads.core import deadline
 from leads.core.wording import shorten
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 class _Retry(Retry):
-    """urllib3's Retry, except that a Retry-After too long to wait for ends the retries."""
+    """urllib3's Retry, except that a wait too long for the delivery ends the retries: a Retry-After over
+    MAX_RETRY_AFTER_SECONDS, or a wait (back-off or Retry-After) that would pass the delivery's time budget
+    (core/deadline.py). The queue then delivers the lead again later."""
 
     def increment(  # type: ignore[override]  # same parameters, passed through
         self,
@@ -139,7 +142,10 @@ class _Retry(Retry):
         wait = self.get_retry_after(response) if response is not None else None
         if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
             raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:.0f}s"))  # type: ignore[arg-type]
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if not deadline.allows_wait(max(wait or 0.0, retry.get_backoff_time())):
+            raise MaxRetryError(_pool, url or "", ResponseError("out of the delivery's time"))  # type: ignore[arg-type]
+        return retry
 
 
 def retry_rules(total: int = 4, backoff_factor: float = 0.5) -> Retry:
@@ -182,6 +188,15 @@ class _NoRedirects(requests.Session):
 
     def get_redirect_target(self, resp: requests.Response) -> None:
         return None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """A request's time-outs never reach past the delivery's time budget (core/deadline.py)."""
+        timeout = kwargs.get("timeout")
+        if isinstance(timeout, tuple):
+            kwargs["timeout"] = tuple(deadline.capped(part) for part in timeout)
+        elif isinstance(timeout, int | float):
+            kwargs["timeout"] = deadline.capped(timeout)
+        return super().send(request, **kwargs)
 
 
 def new_session(retries: Retry | None = None) -> requests.Session:

@@ -34,12 +34,21 @@ class StorageUnavailable(TryAgainLater):
     """Table or queue storage could not be reached or refused the request for a transient reason."""
 
 
+class StorageRefused(RetryCannotHelp):
+    """The table refused a request for good (400: the entity itself is wrong): a bug of the app's to report, not an
+    outage; trying the same request again will not help, a fixed app will."""
+
+
 class LeadChanged(TryAgainLater):
     """Someone else updated the lead since it was read (the ETag no longer matches): read it again."""
 
 
 class ClaimBusy(TryAgainLater):
     """Another worker is sending this lead's notifications; the queue delivers the message again later."""
+
+
+class OutOfTime(TryAgainLater):
+    """A delivery used up its time budget (core/deadline.py): what is left is done by a later delivery."""
 
 
 class DeliveryFailed(TryAgainLater):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leads.core import events, lead_row
-from leads.core.errors import StorageUnavailable
+from leads.core.errors import StorageRefused, StorageUnavailable
 from leads.core.lead_row import Status
 from leads.core.payload import InvalidLead, decode_body, parse_lead
 from leads.settings import SettingsError
@@ -98,6 +98,11 @@ def answer(
     except SettingsError as exc:
         log.error("cannot store leads: %s", exc)
         return _json(503, {"error": "the lead endpoint is misconfigured; its operator has been told"}, retry=True)
+    except StorageRefused as exc:
+        # A bug to report (the entity is wrong), not an outage: still 503, because the marketplace trying again
+        # after a fixed app is deployed is the only way this lead can still arrive.
+        log.error("cannot store lead: storage refused it for good (%s); this is a bug: report it", exc)
+        return _json(503, {"error": "the lead could not be stored; its operator has been told"}, retry=True)
     except StorageUnavailable as exc:
         log.error("cannot store lead: storage unavailable (%s)", exc)
         return _json(503, {"error": "lead storage is unavailable; please retry"}, retry=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from leads.core import events, lead_row
+from leads.core import deadline, events, lead_row
 from leads.core.errors import ClaimBusy, LeadChanged, StorageUnavailable, TryAgainLater
 from leads.core.lead_row import Status
 from leads.steps.ports import LeadStore
@@ -171,6 +171,7 @@ class Delivery:
         errors: list[Exception] = []
         for index, message in enumerate(due):
             try:
+                deadline.check(f"sending {message.field}")
                 message.deliver()
             except Exception as exc:
                 log.warning("lead %s: %s not sent: %s", self.lead_id, message.field, type(exc).__name__)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from leads.core import campaign, events, lead_row, mapping
+from leads.core import campaign, deadline, events, lead_row, mapping
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.enrichment import refusal_why, refused_binding, refused_columns
@@ -69,6 +69,7 @@ class LeadProcessor:
     router: Callable[[], LeadRouter | None] = lambda: None  # no routing rules, no contact linking
     teams: Callable[[str], CardPoster | None] = lambda setting: None  # the channel an app setting names ("": default)
     sleep: Callable[[float], None] = time.sleep  # between attempts to record a sent message (steps/notify.py)
+    budget: float = deadline.DELIVERY_BUDGET_SECONDS  # one delivery's time (core/deadline.py)
 
     def process_message(self, text: str) -> None:
         try:
@@ -87,20 +88,23 @@ class LeadProcessor:
         if lead_row.is_finished(entity):
             log.info("lead %s is already %s; nothing to do", lead_id, entity["Status"])
             return
+        failure: LeadsError | None = None
         try:
-            self._process(lead_id, entity)
+            with deadline.within(self.budget):
+                self._process(lead_id, entity)
         except Stop:
             log.info("lead %s: finished by another worker meanwhile; nothing to do", lead_id)
         except ClaimBusy:
             # Not an error of the lead's: another worker is sending. The queue delivers this message again later,
             # when that worker has finished the lead (or its claim expired).
             log.info("lead %s: another worker is sending its notifications; the queue tries again later", lead_id)
-            raise ClaimBusy(f"lead {lead_id}: another worker is sending its notifications") from None
+            failure = ClaimBusy(f"lead {lead_id}: another worker is sending its notifications")
         except Exception as exc:
-            text = self._note_error(lead_id, exc, entity)
-            # The host logs what leaves the function, with its traceback and chained causes: only the redacted text
-            # leaves, the original (which may quote the lead's values) stays behind.
-            raise DeliveryFailed(f"lead {lead_id}: {text}") from None
+            failure = DeliveryFailed(f"lead {lead_id}: {self._note_error(lead_id, exc, entity)}")
+        if failure is not None:
+            # The host logs what leaves the function, with its traceback and chained exceptions: only the redacted
+            # text leaves, raised out here so that not even __context__ holds the original (which may quote values).
+            raise failure
 
     def _process(self, lead_id: str, entity: dict[str, Any]) -> None:
         lead = lead_row.lead_from_entity(entity)
@@ -159,6 +163,7 @@ class LeadProcessor:
             log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
             return Status.HELD, DynamicsState("held")
         dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
+        deadline.check("creating the lead in Dynamics")
         try:
             created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
         except RetryCannotHelp as exc:
@@ -224,23 +229,27 @@ class LeadProcessor:
             log.error("poison message for unknown lead %s", lead_id)
             return
         log.warning("lead %s: retries exhausted (poison queue)", lead_id, extra=events.poisoned(entity))
-        if entity.get("Status") == Status.DONE:
-            return
+        if entity.get("Status") == Status.DONE or entity.get(lead_row.ERASED_AT):
+            return  # done, or erased on request (`forget`): nobody is to be told about it any more
         now = self.clock()
         if entity.get("Status") == Status.FAILED:
             error = entity.get("LastError") or reason  # a second poison message: the first one said why
         else:
             error = lead_row.gave_up(reason, entity.get("LastError") or "", now)["LastError"]
+        failure: DeliveryFailed | None = None
         try:
-            self._fail_and_alert(lead_id, entity, reason, error)
+            with deadline.within(self.budget):
+                self._fail_and_alert(lead_id, entity, reason, error)
         except Stop:
             log.info("lead %s: done meanwhile; the poison message is left alone", lead_id)
         except RetryCannotHelp as exc:
             log.error("lead %s: the failure alert could not be sent (%s); `status` shows the lead", lead_id, _name(exc))
         except Exception as exc:
-            text = _without_personal_data(_error_text(exc), lead_row.lead_from_entity(entity))
+            text = _redacted(exc, entity)
             log.warning("lead %s: the poison message will be tried again: %s", lead_id, text)
-            raise DeliveryFailed(f"lead {lead_id}: {text}") from None
+            failure = DeliveryFailed(f"lead {lead_id}: {text}")
+        if failure is not None:  # raised out here: not even __context__ holds the original
+            raise failure
 
     def _fail_and_alert(self, lead_id: str, entity: dict[str, Any], reason: str, error: str) -> None:
         lead = lead_row.lead_from_entity(entity)
@@ -309,11 +318,7 @@ class LeadProcessor:
         """Keep what went wrong on the entity (for `status` and the poison handler), without the lead's contact
         details (a service's message may quote them), unless another worker finished the lead meanwhile; returns
         the text kept. Never raises."""
-        text = _error_text(error)
-        try:
-            text = _without_personal_data(text, lead_row.lead_from_entity(entity))
-        except Exception:
-            text = without_addresses(text)
+        text = _redacted(error, entity)
         if not isinstance(error, LeadsError):  # a bug: where it happened, without the message (it may quote values)
             where = "".join(traceback.format_tb(error.__traceback__))
             log.error("lead %s: unexpected %s\n%s", lead_id, type(error).__name__, where)
@@ -353,6 +358,15 @@ def _without_personal_data(text: str, lead: Lead) -> str:
         if len(value) >= 3:
             text = text.replace(value, "[redacted]")
     return without_addresses(text)
+
+
+def _redacted(error: Exception, entity: dict[str, Any]) -> str:
+    """The error's text without the lead's contact values (from its row) or any address; never raises."""
+    text = _error_text(error)
+    try:
+        return _without_personal_data(text, lead_row.lead_from_entity(entity))
+    except Exception:  # a row without its payload (erased): addresses at least
+        return without_addresses(text)
 
 
 def _name(error: Exception) -> str:

@@ -9,10 +9,16 @@ from __future__ import annotations
 import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
+from leads import runtime
 from leads.adapters import storage
 from leads.adapters.lead_queue import LeadQueue
 from leads.adapters.lead_table import LeadTable
-from leads.settings import load_storage
+from leads.core import lead_row
+from leads.core.clock import now
+from leads.core.errors import StorageRefused
+from leads.core.payload import parse_lead
+from leads.settings import StorageSettings, load_storage
+from tests.leadsamples import marketplace_lead
 
 IDENTITY_BASED = {
     "AzureWebJobsStorage__tableServiceUri": "https://contosoleads.table.core.windows.net",
@@ -54,3 +60,12 @@ def test_the_dynamics_app_registration_is_not_used_for_storage(monkeypatch: pyte
     assert "EnvironmentCredential" not in kinds
     assert "WorkloadIdentityCredential" not in kinds
     assert {"AzureCliCredential", "AzureDeveloperCliCredential", "ManagedIdentityCredential"} <= kinds
+
+
+def test_a_request_the_table_refuses_for_good_is_not_taken_for_an_outage(storage_env: StorageSettings) -> None:
+    """A 400 (here a value over the 64 KiB a property holds) will not change however often it is tried."""
+    table = runtime.lead_table()
+    lead = parse_lead(marketplace_lead())
+    assert table.insert(lead_row.new_entity(lead, now()))
+    with pytest.raises(StorageRefused, match="400"):
+        table.update(lead.lead_id, {"TooLarge": "x" * 40_000})

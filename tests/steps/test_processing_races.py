@@ -5,6 +5,7 @@ stateful test (test_exactly_once.py) explores many more; these pin each defect d
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -176,3 +177,18 @@ def test_the_lead_row_may_never_go_from_done_to_failed() -> None:
     assert lead_row.may_become("failed", lead_row.Status.DONE)
     assert not lead_row.may_become("failed", lead_row.Status.HELD)
     assert lead_row.may_become("received", lead_row.Status.FAILED)
+
+
+def test_a_delivery_that_used_its_time_budget_stops_before_the_next_send(world: Any) -> None:
+    """The work left goes back to the queue: what was done is recorded, nothing is sent after the budget."""
+    _, crm, mailer, _ = world
+    lead_id = stored(world)
+    crm.during_create = lambda: time.sleep(0.3)  # Dynamics took the whole budget
+    worker = processor(world)
+    worker.budget = 0.2
+    with pytest.raises(DeliveryFailed, match="OutOfTime: the delivery used its time budget before sending"):
+        worker.process(lead_id)
+    kept = row(world, lead_id)
+    assert kept["Status"] == "received" and kept["DynamicsLeadId"] and not kept[CLAIM] and mailer.sent == []
+    processor(world).process(lead_id)  # the next delivery, with time to spare
+    assert row(world, lead_id)["Status"] == "done" and len(mailer.sent) == 1 and crm.calls == 1
