@@ -186,6 +186,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 if response is None:
                     return
                 proxy.record(method, target, request, response)
+                if (lost := proxy.take_lost_answer(method, target)) is not None:
+                    response = lost  # storage acted on the request; its answer never arrives
                 client.sendall(response.raw)
                 if request.closes or response.closes:
                     return
@@ -209,6 +211,7 @@ class CountingProxy:
         self.upstream_port = upstream_port
         self._calls: list[StorageCall] = []
         self._lock = threading.Lock()
+        self._lost_answers: list[tuple[str, str, int]] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
@@ -230,6 +233,26 @@ class CountingProxy:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def lose_answer(self, method: str, path_part: str, status: int = 500) -> None:
+        """The next ``method`` request whose path contains ``path_part`` reaches storage and takes effect, but the
+        client is answered ``status`` instead (a gateway's 500, as when an answer is lost): the SDK then retries."""
+        with self._lock:
+            self._lost_answers.append((method, path_part, status))
+
+    def take_lost_answer(self, method: str, target: str) -> _Message | None:
+        path = unquote(urlsplit(target).path)
+        with self._lock:
+            for index, (wanted, part, status) in enumerate(self._lost_answers):
+                if wanted == method and part in path:
+                    del self._lost_answers[index]
+                    body = b'{"odata.error":{"code":"InternalError","message":{"value":"answer lost"}}}'
+                    head = (
+                        f"HTTP/1.1 {status} Internal Server Error\r\nContent-Type: application/json\r\n"
+                        f"x-ms-error-code: InternalError\r\nContent-Length: {len(body)}\r\n\r\n"
+                    )
+                    return _Message(head.encode().split(b"\r\n")[0] + b"\r\n", {}, head.encode() + body, body)
+        return None
 
     def take(self) -> list[StorageCall]:
         """The calls logged since the last take()."""
