@@ -126,8 +126,8 @@ class LeadProcessor:
                 # missing once it is fixed (never Dynamics again, nor a channel that already had it).
                 status, error = Status.FAILED, _without_personal_data(f"{_channel(failure)}: {failure}", lead)
                 log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, error)
-                alerts = self._alerts_elsewhere(lead_id, lead, received_at, error, _channel(failure), delivery)
-                trouble = [error for error in delivery.send(alerts) if isinstance(error, TryAgainLater)]
+                alerts = self._alerts_elsewhere(lead_id, lead, received_at, state, error, _channel(failure), delivery)
+                trouble = [problem for problem in delivery.send(alerts) if isinstance(problem, TryAgainLater)]
                 if trouble:  # the alert must go out: the queue tries again later (the lead stays received)
                     delivery.release()
                     raise trouble[0]
@@ -274,11 +274,19 @@ class LeadProcessor:
             raise first_error(errors)
 
     def _alerts_elsewhere(
-        self, lead_id: str, lead: Lead, received_at: datetime, error: str, broken: str, delivery: Delivery
+        self,
+        lead_id: str,
+        lead: Lead,
+        received_at: datetime,
+        state: DynamicsState,
+        error: str,
+        broken: str,
+        delivery: Delivery,
     ) -> list[Due]:
         """A channel's setting is wrong: the failure alert goes out on the channels that still work, so someone
-        hears of it (with none left, `status` and the Azure Monitor alerts still show it)."""
-        state = DynamicsState("failed", error=error)
+        hears of it (with none left, `status` and the Azure Monitor alerts still show it). The alert says where
+        the lead is: in Dynamics already (only a notification failed), or not."""
+        state = replace(state, error=error) if state.kind == "created" else DynamicsState("failed", error=error)
         return [
             due
             for due in self._dues(lead_id, lead, received_at, state, alert=True, error=error)

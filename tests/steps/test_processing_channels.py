@@ -170,6 +170,16 @@ def test_a_broken_channel_alerts_on_the_one_that_works(world: World) -> None:
     assert "could not be delivered" in alert.subject and "WorkflowNotFound" in alert.text
 
 
+def test_the_alert_elsewhere_says_the_lead_is_in_dynamics_when_only_a_channel_failed(world: World) -> None:
+    lead_id = world.lead()
+    world.mailer.fail = MailRefused("Microsoft Graph refused to send (HTTP 403): grant Mail.Send")
+    world.processor().process(lead_id)
+    assert world.row(lead_id)["Status"] == "failed" and world.row(lead_id)["TeamsAlertedAt"]
+    alert = world.channel.cards[1]["attachments"][0]["content"]
+    assert "is in Dynamics 365" in alert["body"][0]["text"]
+    assert [action["title"] for action in alert.get("actions", [])] == ["Open the lead in Dynamics 365"]
+
+
 def test_a_malformed_teams_url_fails_that_channel_only(world: World) -> None:
     lead_id = world.lead()
     dynamics = load_dynamics(DYNAMICS)
