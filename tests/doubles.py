@@ -94,6 +94,45 @@ class MemoryLeadStore:
             self.rows[key] = self._stamped({name: value for name, value in entity.items() if not name.startswith("_")})
             return str(self.rows[key]["_etag"])
 
+    # --- rows of our own beside the leads (a person's claim) -------------------------------------------
+
+    def insert_row(self, entity: dict[str, Any]) -> str | None:
+        with self._lock:
+            self._maybe_unavailable()
+            key = (entity["PartitionKey"], entity["RowKey"])
+            if key in self.rows:
+                return None
+            self.rows[key] = self._stamped(entity)
+            etag = str(self.rows[key]["_etag"])
+            return None if self._answer_lost() else etag  # lost: the SDK's retry meets 409
+
+    def get_row(self, partition_key: str, row_key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.rows.get((partition_key, row_key))
+            return copy.deepcopy(row) if row is not None else None
+
+    def update_row(self, partition_key: str, row_key: str, changes: dict[str, Any], etag: str) -> str:
+        with self._lock:
+            self._maybe_unavailable()
+            row = self.rows.get((partition_key, row_key))
+            if row is None or row["_etag"] != etag:
+                raise LeadChanged(row_key)
+            self.rows[(partition_key, row_key)] = self._stamped(row | changes)
+            if self._answer_lost():
+                raise LeadChanged(row_key)
+            return str(self.rows[(partition_key, row_key)]["_etag"])
+
+    def delete_row(self, partition_key: str, row_key: str, etag: str) -> bool:
+        with self._lock:
+            self._maybe_unavailable()
+            row = self.rows.get((partition_key, row_key))
+            if row is None:
+                return True
+            if row["_etag"] != etag:
+                return False
+            del self.rows[(partition_key, row_key)]
+            return True
+
     def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
         entity = tombstone(address_hash, erased_at)
         with self._lock:

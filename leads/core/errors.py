@@ -42,6 +42,11 @@ class ClaimBusy(TryAgainLater):
     """Another worker is sending this lead's notifications; the queue delivers the message again later."""
 
 
+class PersonBusy(ClaimBusy):
+    """Another delivery is deciding whether this lead's person is new or returning (steps/returning.py); the queue
+    delivers the message again later."""
+
+
 class DeliveryFailed(TryAgainLater):
     """What leaves the queue function when a delivery failed: the lead id and what went wrong, with the lead's
     personal data taken out (the Functions host logs it with its traceback), and no cause chained. The queue
@@ -85,6 +90,11 @@ class DataverseUnavailable(DataverseError, TryAgainLater):
 
 class DataverseRejected(DataverseError, RetryCannotHelp):
     """A permanent refusal: bad data, a missing privilege, a wrong setting."""
+
+
+class DuplicateFound(DataverseRejected):
+    """A create with duplicate detection on (``MSCRM.SuppressDuplicateDetection: false``) was refused: the
+    organisation's duplicate detection rules found a duplicate (``0x80040333``). Nothing was created."""
 
 
 # --- notification mail ------------------------------------------------------------------------------------
