@@ -201,8 +201,9 @@ class Dataverse(ReturningCalls):
         """One call with a bearer token (a 401 gets one fresh token and one more try: BearerAuth). Sign-in
         failures raise SignInError, which says it was the sign-in."""
         headers = {**ODATA_HEADERS, **kwargs.pop("headers", {})}
+        session = kwargs.pop("session", None) or self.session
         try:
-            return self.session.request(
+            return session.request(
                 method, f"{self.settings.api_url}/{path}", headers=headers, auth=self.auth, timeout=self.timeout,
                 **kwargs,
             )  # fmt: skip

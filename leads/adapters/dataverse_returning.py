@@ -9,6 +9,9 @@ What Microsoft documents, and what is inferred [U] (REFERENCE §3, §8.1; docs/r
   and 412 (Use optional parameters, 2025). The code decides here, whatever the status: a 412 is "already there"
   only when its code is not 0x80040333. That the header applies to an upsert that creates (PATCH with
   ``If-None-Match: *``, how the app creates) is inferred from the page's PATCH example [U].
+- A 500 is retried by the shared session (webapi.retry_rules); a duplicate answered 500 would be sent four more
+  times, so the create with detection on goes through a session of its own that retries 429, 502, 503 and 504 only
+  (a real 500 then goes back to the queue, which tries again later).
 - The error does not say which record is the duplicate: ``RetrieveDuplicates(BusinessEntity=@p1,
   MatchingEntityName=@p2,PagingInfo=@p3)`` (a function; the record as a JSON parameter alias) returns the records
   the published rules match.
@@ -27,6 +30,7 @@ from urllib.parse import quote
 import requests
 
 from leads.adapters.odata import odata_string
+from leads.adapters.webapi import RETRIED_STATUSES, new_session, retry_rules
 from leads.core.errors import DataverseError, DuplicateFound
 from leads.core.returning import FILLABLE, OpenLead
 
@@ -35,11 +39,14 @@ NO_DUPLICATE_DETECTION = {"MSCRM.SuppressDuplicateDetection": "false"}  # i.e. d
 MAX_OPEN_LEADS = 5  # a person has one open lead, or a few from before attach was on
 _SELECT = ",".join(("leadid", "createdon", "statecode", *FILLABLE))
 _SAFE = "',()"
+_NOT_500 = tuple(status for status in RETRIED_STATUSES if status != 500)
 _CONTACT_COLUMNS = ("subject", "emailaddress1", *FILLABLE)  # what duplicate rules compare (no memo, no lookups)
 
 
 class ReturningCalls:
     """The calls; ``_request`` and ``_error`` are Dataverse's."""
+
+    _detecting: requests.Session | None = None  # for creates with duplicate detection on: no retry of a 500
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         raise NotImplementedError
@@ -84,7 +91,9 @@ class ReturningCalls:
         """Create the lead with duplicate detection on: True if created now, False if this id was there already;
         DuplicateFound when the organisation's rules found a duplicate (nothing was created)."""
         headers = {"If-None-Match": "*", "Content-Type": "application/json", **NO_DUPLICATE_DETECTION}
-        response = self._request("PATCH", f"leads({lead_id})", json=body, headers=headers)
+        if self._detecting is None:
+            self._detecting = new_session(retry_rules().new(status_forcelist=_NOT_500))
+        response = self._request("PATCH", f"leads({lead_id})", json=body, headers=headers, session=self._detecting)
         if response.status_code in (200, 201, 204):
             return True
         error = self._error(response, sent=_strings(body))

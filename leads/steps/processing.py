@@ -38,6 +38,7 @@ from leads.core.errors import (
     DeliveryFailed,
     LeadsError,
     MailError,
+    PersonBusy,
     RetryCannotHelp,
     TeamsError,
     TeamsRefused,
@@ -95,6 +96,9 @@ class LeadProcessor:
             self._process(lead_id, entity)
         except Stop:
             log.info("lead %s: finished by another worker meanwhile; nothing to do", lead_id)
+        except PersonBusy as exc:  # another lead of the same person is going into Dynamics (steps/returning.py)
+            log.info("lead %s: %s; the queue tries again later", lead_id, str(exc).partition(": ")[2])
+            raise PersonBusy(str(exc)) from None
         except ClaimBusy:
             # Not an error of the lead's: another worker is sending. The queue delivers this message again later,
             # when that worker has finished the lead (or its claim expired).
