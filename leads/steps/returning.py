@@ -195,15 +195,17 @@ class ReturningCustomers:
             row = self.rows.get_row(PEOPLE, person)
             if row is None:
                 continue  # released meanwhile
-            if row.get(CLAIM) == lead_id:
-                return _Claim(str(row["_etag"]), resumed=True)
+            own = row.get(CLAIM) == lead_id
             claimed_at = row.get(CLAIM_AT)
-            if not isinstance(claimed_at, datetime) or self.clock() - claimed_at >= CLAIM_TIMEOUT:
-                try:  # its holder stopped long ago
+            if own or not isinstance(claimed_at, datetime) or self.clock() - claimed_at >= CLAIM_TIMEOUT:
+                # Ours from an earlier try, or its holder stopped long ago: claimed afresh, under the row's ETag, so
+                # that of two deliveries taking over the same claim only one goes on (an expired claim of ours
+                # could be taken over by another event meanwhile).
+                try:
                     etag = self.rows.update_row(PEOPLE, person, {CLAIM: lead_id, CLAIM_AT: self.clock()}, row["_etag"])
                 except LeadChanged:
                     continue
-                return _Claim(etag, resumed=False)
+                return _Claim(etag, resumed=own)
             wait = next(waits, None)
             if wait is None:
                 break

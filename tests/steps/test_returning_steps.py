@@ -223,3 +223,21 @@ def test_the_claim_is_by_the_lead_so_a_redelivery_recognises_it(world: World) ->
     world.store.insert_row(returning.claim_row(PERSON, lead_id, world.clock()))  # its own, from an earlier try
     world.processor().process(lead_id)
     assert world.slept == [] and world.row(lead_id)["Status"] == "done" and world.claim() is None
+
+
+def test_an_expired_claim_of_its_own_is_claimed_afresh_before_dynamics_is_asked(world: World) -> None:
+    """Found by the exploration (test_exactly_once_returning.py): a delivery resuming its own expired claim without
+    writing it let another event of the person take the same claim over, and both created a lead."""
+    lead_id = world.receive(CONTACT_ME)
+    world.store.insert_row(returning.claim_row(PERSON, lead_id, world.clock() - CLAIM_TIMEOUT))
+    seen: list[Any] = []
+    ask = world.dynamics.note_target
+
+    def note_target(note_id: str) -> str | None:
+        claim = world.claim()
+        seen.append(claim["ClaimAt"] if claim else None)
+        return ask(note_id)
+
+    world.dynamics.note_target = note_target  # type: ignore[method-assign]
+    world.processor().process(lead_id)
+    assert seen == [world.clock()] and world.row(lead_id)["Status"] == "done"
