@@ -33,13 +33,13 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from leads.core import lead_row, mapping, returning
-from leads.core.errors import DataverseUnavailable, StorageUnavailable
+from leads.core.errors import DataverseUnavailable, MailUnavailable, StorageUnavailable, TeamsUnavailable
 from leads.core.lead_row import Status
 from leads.core.payload import parse_lead
 from leads.ops.replay import replay
 from leads.settings import load_dynamics
 from leads.steps.intake import receive
-from leads.steps.notify import Delivery, Due
+from leads.steps.notify import CLAIM_TIMEOUT, Delivery, Due
 from leads.steps.processing import LeadProcessor
 from leads.steps.reconcile import reconcile
 from leads.steps.returning import ReturningCustomers
@@ -144,11 +144,11 @@ class Mailer(once.Mailer):
         kind = delivering()
         fault = self.world.fault("mail")
         if fault == "unavailable":
-            raise once.MailUnavailable("Graph answered 503")
+            raise MailUnavailable("Graph answered 503")
         self.world.sent_now(kind)
         if fault == "unknown":  # sent, but the answer was lost: the next delivery sends it again (documented)
             self.world.sent.allow_repeat(kind)
-            raise once.MailUnavailable("Graph did not answer in time")
+            raise MailUnavailable("Graph did not answer in time")
 
 
 class Channel(once.Channel):
@@ -156,7 +156,7 @@ class Channel(once.Channel):
         kind = delivering()
         fault = self.world.fault("teams")
         if fault == "unavailable":
-            raise once.TeamsUnavailable("the Teams webhook answered 429")
+            raise TeamsUnavailable("the Teams webhook answered 429")
         self.world.sent_now(kind)
         return fault != "unknown"
 
@@ -229,7 +229,7 @@ class Schedule(once.Schedule):
                 continue
             rows = [self.world.store.get(lead.lead_id) for lead in self.world.leads]
             if any(row is not None and row.get("Status") == Status.RECEIVED for row in rows):
-                self.world.now += once.GRACE + once.CLAIM_TIMEOUT
+                self.world.now += once.GRACE + CLAIM_TIMEOUT
                 self.start(Actor("reconcile", self.operator("reconcile"), self.world.now.timestamp()))
                 continue
             return
