@@ -241,6 +241,8 @@ def table_follower() -> TableFollower | None:
 @_Once
 def retention() -> Retention | None:
     """Removing done leads' personal data after LEAD_RETENTION_DAYS; None when it is 0 (the timer idles)."""
+    from leads import settings
+
     days = settings.load_retention().days
     if not days:
         return None

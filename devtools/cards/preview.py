@@ -48,7 +48,7 @@ ORDINARY = marketplace_lead(Description='{"mktcmpid": "cmp-news-05", "utm_source
 RETURNING = marketplace_lead(  # the same person, a week after installing: "Contact me"
     LeadSource="AzureMarketplace-PLT|contoso.crm-connector",
     ActionCode="PLT",
-    Description='Could we talk about the enterprise plan? {"mktcmpid": "cmp-webinar-11"}',
+    Description="Could we talk about the enterprise plan?\nCampaigns: cmp-webinar-11",
 )
 HOSTILE = marketplace_lead(  # the hostile set of issue 17, spread over the fields
     UserDetails={
