@@ -173,15 +173,17 @@ class ReturningCustomers:
     @staticmethod
     def _change(crm: OpenLeads, lead_id: str, found: OpenLead, changes: dict[str, Any]) -> tuple[str, ...]:
         """Fill in the open lead's empty columns (and give it the rule's owner): best effort, the note is there."""
-        what = "its empty columns were not filled in" + (", nor its owner changed" if "ownerid@odata.bind" in changes
-                                                           else "")  # fmt: skip
+        owner = "ownerid@odata.bind" in changes
+        parts = ["its empty columns were not filled in"] if len(changes) > owner else []
+        what = " and ".join([*parts, *(["its owner was not changed"] if owner else [])])
         try:
             if crm.update_open_lead(found.lead_id, changes, found.etag):
                 return ()
         except DataverseError as exc:
             log.warning("lead %s: the open lead %s was not updated (%s %s)", lead_id, found.lead_id, exc.status,
                         exc.code)  # fmt: skip
-            return (f"returning customer: {what} ({exc.status or 'no answer'} {exc.code})".strip(),)
+            answer = f"{exc.status or 'no answer'} {exc.code}".strip()
+            return (f"returning customer: {what} ({answer})",)
         return (f"returning customer: the open lead changed meanwhile, so {what}",)
 
     # --- the person's claim ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class World:
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     clock: Clock = field(default_factory=Clock)
     slept: list[float] = field(default_factory=list)
+    owner: dict[str, str] = field(default_factory=dict)  # what a rule with reassign_returning gives the open lead
 
     def __post_init__(self) -> None:
         self.dynamics.clock = self.clock
@@ -46,7 +47,7 @@ class World:
     def processor(self) -> LeadProcessor:
         settings = load_dynamics(DYNAMICS | {"DYNAMICS_DUPLICATES": self.mode})
         customers = ReturningCustomers(self.mode, settings.duplicates_days, lambda: self.dynamics, self.store,
-                                       self.clock, self.sleep)  # fmt: skip
+                                       self.clock, self.sleep, owner=lambda lead: self.owner)  # fmt: skip
         return LeadProcessor(self.store, lambda: settings, lambda: self.dynamics, lambda: self.mailer, self.clock,
                              sleep=self.sleep, returning=lambda: customers)  # fmt: skip
 
@@ -241,3 +242,19 @@ def test_an_expired_claim_of_its_own_is_claimed_afresh_before_dynamics_is_asked(
     world.dynamics.note_target = note_target  # type: ignore[method-assign]
     world.processor().process(lead_id)
     assert seen == [world.clock()] and world.row(lead_id)["Status"] == "done"
+
+
+def test_an_owner_the_open_lead_refuses_is_said_and_the_note_stays(world: World) -> None:
+    existing = world.dynamics.add("ada@contoso.example")
+    world.dynamics.leads[existing] |= dict.fromkeys(returning.FILLABLE, "set")  # nothing to fill in: the owner only
+    world.owner = {"ownerid@odata.bind": "/teams(00000000-0000-4000-8000-00000000000a)"}
+
+    def refused(lead_id: str, changes: dict[str, Any], etag: str) -> bool:
+        raise DataverseRejected(403, "0x80040220", "missing prvAssignLead privilege")
+
+    world.dynamics.update_open_lead = refused  # type: ignore[method-assign]
+    lead_id = world.receive(CONTACT_ME)
+    world.processor().process(lead_id)
+    row = world.row(lead_id)
+    assert row["Status"] == "done" and row[returning.RETURNING] is True and len(world.dynamics.notes) == 1
+    assert "returning customer: its owner was not changed (403 0x80040220)" in row["LastError"]
