@@ -131,6 +131,37 @@ def _routed_pass(stack: Stack, factory: LeadFactory, count: int) -> Pass:
         runtime.reset()
 
 
+class ReturningFactory:
+    """With DYNAMICS_DUPLICATES=attach: half the leads from new people, then the same people again (a "Contact me"
+    after their install): each of those is a returning customer whose first lead is open in Dynamics."""
+
+    def __init__(self, factory: LeadFactory) -> None:
+        self.factory = factory
+
+    def make(self, count: int) -> list[BenchLead]:
+        first = self.factory.make(count - count // 2)
+        again = []
+        for lead in first[: count // 2]:
+            document = json.loads(lead.body) | {"ActionCode": "PLT", "Description": "Please call me back"}
+            document["LeadSource"] = document["LeadSource"].replace("-INS|", "-PLT|")
+            again.append(BenchLead(parse_lead(document).lead_id, json.dumps(document).encode()))
+        return first + again
+
+
+def _attach_pass(stack: Stack, factory: LeadFactory, count: int) -> Pass:
+    """Through the counting proxy, so the person's claim shows in the storage requests."""
+    try:
+        stack.use({"DYNAMICS_DUPLICATES": "attach"})
+        with (
+            CountingProxy("table", stack.azurite.table_port) as tables,
+            CountingProxy("queue", stack.azurite.queue_port) as queues,
+        ):
+            return _pass(stack, ReturningFactory(factory), count, (tables, queues))  # type: ignore[arg-type]
+    finally:
+        os.environ.pop("DYNAMICS_DUPLICATES", None)
+        runtime.reset()
+
+
 def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
     progress(f"processing: timed pass, {count} leads")
     direct = _pass(stack, factory, count)
@@ -142,7 +173,13 @@ def run(stack: Stack, factory: LeadFactory, count: int) -> Section:
         counted = _pass(stack, factory, count, (tables, queues))
     progress(f"processing: routing and contact linking on, {count} leads")
     routed = _routed_pass(stack, factory, count)
-    for p in (direct, counted, routed):
+    progress(f"processing: returning customers attached (DYNAMICS_DUPLICATES=attach), {count} leads")
+    attached = _attach_pass(stack, factory, count)
+    for p in (direct, counted, routed, attached):
         if p.done != count:
             raise BenchError(f"processing ({p.name}): only {p.done} of {count} leads ended done")
-    return section(count, direct, counted, routed)
+    if attached.dataverse_leads != count - count // 2:
+        raise BenchError(
+            f"processing (attach): {attached.dataverse_leads} Dynamics leads for {count - count // 2} people"
+        )
+    return section(count, direct, counted, routed, attached)

@@ -176,6 +176,17 @@ param leadRoutingFile string = ''
 @description('DYNAMICS_LINK_CONTACTS: true links each lead to the one active contact with its email address (also 1/0, yes/no, on/off, any case).')
 param dynamicsLinkContacts string = 'false'
 
+@description('DYNAMICS_DUPLICATES: a lead from someone with an open lead in Dynamics: create (a new lead anyway), attach (the event becomes a note on their open lead) or rules (the organisation\'s duplicate detection rules decide).')
+@allowed([
+  'create'
+  'attach'
+  'rules'
+])
+param dynamicsDuplicates string = 'create'
+
+@description('DYNAMICS_DUPLICATES_DAYS: with attach, the open lead must have been created within this many days.')
+param dynamicsDuplicatesDays string = '90'
+
 @description('RECONCILE_SCHEDULE: six-field CRON schedule (UTC) of the timer that re-enqueues stranded leads; empty: every 5 minutes. Always set, because the timer trigger reads %RECONCILE_SCHEDULE%.')
 param reconcileSchedule string = ''
 
@@ -333,6 +344,8 @@ var leadSettings = {
   LEAD_RETENTION_DAYS: leadRetentionDays
   LEAD_ROUTING_FILE: leadRoutingFile
   DYNAMICS_LINK_CONTACTS: toLower(trim(dynamicsLinkContacts))
+  DYNAMICS_DUPLICATES: dynamicsDuplicates
+  DYNAMICS_DUPLICATES_DAYS: dynamicsDuplicatesDays
   MARKETPLACE_TABLE: marketplaceTable
   MARKETPLACE_TABLE_ENDPOINT: empty(marketplaceAccountName) ? '' : 'https://${marketplaceAccountName}.table.${environment().suffixes.storage}'
 }

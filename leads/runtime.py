@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from leads.adapters.lead_table import LeadTable
     from leads.adapters.signin import TokenSource
     from leads.adapters.teams import TeamsWebhook
+    from leads.core.payload import Lead
     from leads.steps.follow_table import TableFollower
     from leads.steps.ports import Mailer
     from leads.steps.processing import LeadProcessor
     from leads.steps.retention import Retention
+    from leads.steps.returning import ReturningCustomers
     from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
@@ -164,10 +166,28 @@ def router() -> LeadRouter | None:
 
 
 @_Once
+def returning_customers() -> ReturningCustomers | None:
+    """DYNAMICS_DUPLICATES attach or rules: a returning customer's event joins their open lead; None for create."""
+    dynamics = dynamics_settings()
+    if dynamics.duplicates == "create":
+        return None
+    from leads.steps.returning import ReturningCustomers
+
+    def owner(lead: Lead) -> dict[str, str]:
+        routing = router()
+        return routing.returning_owner(lead) if routing is not None else {}
+
+    return ReturningCustomers(dynamics.duplicates, dynamics.duplicates_days, dataverse, lead_table(), owner=owner)
+
+
+@_Once
 def processor() -> LeadProcessor:
     from leads.steps.processing import LeadProcessor
 
-    return LeadProcessor(lead_table(), dynamics_settings, dataverse, mailer, router=router, teams=teams_channel)
+    return LeadProcessor(
+        lead_table(), dynamics_settings, dataverse, mailer, router=router, teams=teams_channel,
+        returning=returning_customers,
+    )  # fmt: skip
 
 
 def teams_channel(setting: str = "") -> TeamsWebhook | None:
@@ -235,6 +255,7 @@ def reset() -> None:
     """Forget everything created so far (settings are read again on next use)."""
     for cached in (storage_settings, dynamics_settings, mail_settings, reconcile_settings, routing_settings,
                    marketplace_table_settings, lead_table, lead_queue, http_session, mail_session, tokens, dataverse,
-                   mailer, router, processor, table_follower, teams_session, retention):  # fmt: skip
+                   mailer, router, returning_customers, processor, table_follower, teams_session,
+                   retention):  # fmt: skip
         cached.cache_clear()
     _teams_channel.cache_clear()

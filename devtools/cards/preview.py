@@ -1,5 +1,5 @@
-"""``python -m devtools.cards.preview OUT.png [--card lead|hostile|failure|test]``: a picture of a Teams card
-sales see, for reviews and the docs.
+"""``python -m devtools.cards.preview OUT.png [--card lead|returning|hostile|failure|test]``: a picture of a Teams
+card sales see, for reviews and the docs (``returning``: a returning customer's new event, DYNAMICS_DUPLICATES).
 
 The card is built by the app's own code from a sample lead (``hostile``: every value tries Markdown, a link, a
 list or HTML), then rendered in headless Chromium by the Adaptive Cards SDK from npm with markdown-it, configured
@@ -45,6 +45,11 @@ document.getElementById("card").appendChild(card.render());
 RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
 LINK = "https://contoso.crm4.dynamics.com/main.aspx?etn=lead&pagetype=entityrecord&id=0b9e5c1a"
 ORDINARY = marketplace_lead(Description='{"mktcmpid": "cmp-news-05", "utm_source": "newsletter"}')
+RETURNING = marketplace_lead(  # the same person, a week after installing: "Contact me"
+    LeadSource="AzureMarketplace-PLT|contoso.crm-connector",
+    ActionCode="PLT",
+    Description="Could we talk about the enterprise plan?\nCampaigns: cmp-webinar-11",
+)
 HOSTILE = marketplace_lead(  # the hostile set of issue 17, spread over the fields
     UserDetails={
         "FirstName": "**Ada** _x_",
@@ -73,6 +78,10 @@ def sample_message(card: str = "lead") -> dict[str, object]:
     if card == "failure":
         error = "DataverseRejected: 400 0x80060888 Could not find a property named 'x'"
         return failure_card(lead.lead_id, lead, RECEIVED, DynamicsState("failed", error=error))
+    if card == "returning":
+        lead = parse_lead(RETURNING)
+        state = DynamicsState("created", link=LINK, returning=True, filled=("telephone1", "jobtitle"))
+        return lead_card(lead, RECEIVED, state, campaign.summary(lead.campaign_parameters))
     return lead_card(lead, RECEIVED, DynamicsState("created", link=LINK), campaign.summary(lead.campaign_parameters))
 
 
@@ -80,7 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.cards.preview")
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--json", type=Path, help="also write the webhook message (JSON) here")
-    parser.add_argument("--card", choices=("lead", "hostile", "failure", "test"), default="lead")
+    parser.add_argument("--card", choices=("lead", "returning", "hostile", "failure", "test"), default="lead")
     args = parser.parse_args()
     message = sample_message(args.card)
     if args.json:

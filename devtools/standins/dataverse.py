@@ -1,7 +1,8 @@
 """Dataverse Web API stand-in: the ``leads`` entity set (dataverse_leads.py, its columns in dataverse_columns.py),
 the lead table's definitions (dataverse_metadata.py), WhoAmI, RetrieveUserPrivileges and
 RetrieveUserSetOfPrivilegesByNames (dataverse_privileges.py); contacts, accounts, systemusers, teams and campaigns
-to query and to bind a lead to (dataverse_records.py, with the OData query options of dataverse_query.py).
+to query and to bind a lead to (dataverse_records.py, with the OData query options of dataverse_query.py); notes
+(dataverse_notes.py); duplicate detection and RetrieveDuplicates (dataverse_duplicates.py).
 
 Status codes, conditional upserts and error bodies ``{"error": {"code": "0x…", "message": …}}`` follow the
 Web API docs (REFERENCE §3). Codes confirmed in public text: 0x80040237 (duplicate key), 0x80040217 (does not
@@ -23,9 +24,11 @@ from typing import Any
 
 from .base import JSON, RecordedRequest, Request, Response, StandIn
 from .dataverse_columns import GUID, LEAD_COLUMNS, LEAD_SOURCE_CODES, OPTION_SETS
+from .dataverse_duplicates import RETRIEVE_DUPLICATES, DuplicateDetection
 from .dataverse_lead_attributes import LEAD_ATTRIBUTES, Attribute
 from .dataverse_leads import LeadsEntitySet
 from .dataverse_metadata import ATTRIBUTES, attributes
+from .dataverse_notes import Notes
 from .dataverse_privileges import DEFAULT_PRIVILEGES, Caller, systemuser_id, user_privileges, who_am_i
 from .dataverse_query import query_options, wants_annotations
 from .dataverse_records import TABLES, Records
@@ -74,6 +77,7 @@ class DataverseStandIn(StandIn):
         self._users_lock = threading.Lock()
         self.records = Records()
         self._leads = LeadsEntitySet(self.records, self._lead_changed)
+        self.notes = Notes(self.records, self._exists)
 
     # --- test API --------------------------------------------------------------------------------
 
@@ -89,6 +93,19 @@ class DataverseStandIn(StandIn):
 
     def lead(self, lead_id: str) -> dict[str, Any] | None:
         return self._leads.copy(lead_id)
+
+    def seed_lead(self, **columns: Any) -> str:
+        """A lead someone else made (``createdon``, ``statecode``… as given); its leadid."""
+        return self._leads.seed(self.user_id("someone else"), **columns)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        """Every note, as stored."""
+        return self.records.query("annotations", {}, False)
+
+    @property
+    def duplicate_detection(self) -> DuplicateDetection:
+        """The published duplicate detection rules and the status a duplicate gets (dataverse_duplicates.py)."""
+        return self._leads.detection
 
     @property
     def custom_columns(self) -> set[str]:
@@ -132,12 +149,15 @@ class DataverseStandIn(StandIn):
         self.privileges = set(DEFAULT_PRIVILEGES)
         self.team_privileges = set()
         self.application_user_missing = False
+        self._leads.detection.reset()
 
     # --- control API -----------------------------------------------------------------------------
 
     def control(self, request: Request, action: str) -> Response | None:
         if (request.method, action) == ("GET", "leads"):
             return Response.json(200, {"leads": list(self.leads.values())})
+        if (request.method, action) == ("POST", "seed/leads"):  # a lead made by someone else: {"createdon": …}
+            return Response.json(201, {"id": self.seed_lead(**request.json())})
         entity_set = action.split("/")[1] if action.startswith("records/") else ""
         if request.method == "POST" and entity_set in TABLES:  # /_standin/records/teams {"name": "…"}
             return Response.json(201, {"id": self.records.add(entity_set, **request.json())})
@@ -154,6 +174,9 @@ class DataverseStandIn(StandIn):
             self.application_user_missing = bool(changes.pop("application_user_missing"))
         if "custom_columns" in changes:
             self.custom_columns = list(changes.pop("custom_columns"))
+        if "duplicate_rules" in changes or "duplicate_status" in changes:
+            rules, status = changes.pop("duplicate_rules", None), changes.pop("duplicate_status", None)
+            self._leads.detection.configure(rules, int(status) if status is not None else None)
         super().configure(changes)
 
     def config_snapshot(self) -> dict[str, JSON]:
@@ -163,6 +186,11 @@ class DataverseStandIn(StandIn):
             "team_privileges": sorted(self.team_privileges),
             "application_user_missing": self.application_user_missing,
             "custom_columns": sorted(self.custom_columns),
+            "duplicate_rules": [
+                {"name": rule.name, "columns": list(rule.columns), "exclude_inactive": rule.exclude_inactive}
+                for rule in self._leads.detection.rules
+            ],
+            "duplicate_status": self._leads.detection.status,
         }
 
     # --- errors ----------------------------------------------------------------------------------
@@ -240,14 +268,15 @@ class DataverseStandIn(StandIn):
             return self._leads.list(request, caller)
         elif resource in TABLES and method == "GET":
             return self._query_records(request, caller, resource)
-        elif (match := _NOTE_KEY.fullmatch(resource)) and method == "DELETE":
-            caller.require("prvDeleteNote", "annotation")
-            if not self.records.remove("annotations", match.group(1)):
-                raise DataverseError(404, "0x80040217", f"annotation With Id = {match.group(1).lower()} Does Not Exist")
-            return Response(204, headers={"OData-Version": "4.0"})
+        elif (match := _NOTE_KEY.fullmatch(resource)) and method in ("GET", "PATCH", "DELETE"):
+            return self.notes.by_key(request, caller, match.group(1).lower())
+        elif resource == "annotations" and method == "POST":
+            return self.notes.create(request, caller)
+        elif resource == RETRIEVE_DUPLICATES and method == "GET":
+            return self._leads.retrieve_duplicates(request, caller)
         else:
             segment = resource.split("/")[0].split("(")[0]
-            if segment not in ("leads", "WhoAmI", "EntityDefinitions", *TABLES):
+            if segment not in ("leads", "WhoAmI", "EntityDefinitions", "RetrieveDuplicates", *TABLES):
                 raise DataverseError(404, "0x80060888", f"Resource not found for the segment '{segment}'.")
         raise DataverseError(405, "", f"The HTTP method '{method}' is not supported for '{resource}' by the stand-in.")
 
@@ -277,6 +306,13 @@ class DataverseStandIn(StandIn):
         params = query_options(request, entity_set, ("$select", "$top", "$filter"))
         rows = self.records.query(entity_set, params, wants_annotations(request))
         return odata_json(200, {"@odata.context": f"{caller.api}/$metadata#{entity_set}", "value": rows})
+
+    def _exists(self, entity_set: str, record_id: str) -> bool:
+        return (
+            self._leads.copy(record_id) is not None
+            if entity_set == "leads"
+            else self.records.exists(entity_set, record_id)
+        )
 
     def _lead_changed(self, event: str) -> None:
         self.notify()

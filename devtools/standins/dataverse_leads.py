@@ -1,6 +1,7 @@
 """The Dataverse stand-in's ``leads`` entity set: create (POST), upsert (PATCH, conditional on ``If-Match`` /
-``If-None-Match`` with the row's ``W/"n"`` ETag), read, list and delete, checking privileges and columns as
-Dataverse does (REFERENCE §3)."""
+``If-None-Match`` with the row's ``W/"n"`` ETag), read, list (``$filter``, ``$orderby``, ``$select``, ``$top``) and
+delete, checking privileges and columns as Dataverse does (REFERENCE §3), with the organisation's duplicate
+detection when a request asks for it (dataverse_duplicates.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .dataverse_columns import LEAD_COLUMNS, check_values, lead_values
+from .dataverse_duplicates import DuplicateDetection, business_entity
 from .dataverse_lead_attributes import LEAD_ATTRIBUTES, Attribute
 from .dataverse_privileges import Caller
-from .dataverse_query import query_options
+from .dataverse_query import parse_filter, query_options
 from .dataverse_records import Records
 from .dataverse_responses import DataverseError, odata_json
 from .messages import Request, Response
@@ -36,6 +38,7 @@ class LeadsEntitySet:
         self._rows: dict[str, dict[str, Any]] = {}
         self._versions = 1000
         self._lock = threading.Lock()
+        self.detection = DuplicateDetection()
 
     def copies(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -80,14 +83,22 @@ class LeadsEntitySet:
         with self._lock:
             if lead_id in self._rows:
                 raise _duplicate()
+            if self.detection.wanted(request):
+                self.detection.refuse_duplicates(values | {"leadid": lead_id}, self._rows.values())
             record = self._write(lead_id, values, caller, None)
         return self._written(request, caller, record, created=True)
 
     def list(self, request: Request, caller: Caller) -> Response:
         caller.require("prvReadLead")
-        top = query_options(request, "leads", ("$select", "$top"))["$top"]
+        options = query_options(request, "leads", ("$select", "$top", "$filter", "$orderby"))
         with self._lock:
             records = list(self._rows.values())
+        if options["$filter"]:
+            holds = parse_filter(str(options["$filter"]))
+            records = [record for record in records if holds(record)]
+        if options["$orderby"]:
+            records = _ordered(records, str(options["$orderby"]), self.columns)
+        top = options["$top"]
         records = records[: int(top)] if top else records
         return odata_json(
             200,
@@ -107,6 +118,9 @@ class LeadsEntitySet:
                 raise _duplicate()
             if if_match and existing is None:
                 raise _missing(lead_id)
+            if self.detection.wanted(request):
+                record = (existing or {}) | values | {"leadid": lead_id}
+                self.detection.refuse_duplicates(record, self._rows.values())
             if if_match not in ("", "*") and existing is not None and if_match != existing["@odata.etag"]:
                 raise DataverseError(
                     412,
@@ -115,6 +129,35 @@ class LeadsEntitySet:
                 )
             record = self._write(lead_id, values, caller, existing)
         return self._written(request, caller, record, created=existing is None)
+
+    def retrieve_duplicates(self, request: Request, caller: Caller) -> Response:
+        """``RetrieveDuplicates``: the leads the published rules match for the record in ``@p1``."""
+        caller.require("prvReadLead")
+        record, matching = business_entity(request)
+        record = {name: value for name, value in record.items() if not name.startswith("@")}
+        with self._lock:
+            existing = self._rows.get(str(record.get("leadid") or "").strip("{}").lower())
+            rows = list(self._rows.values())
+        found = self.detection.duplicates((existing or {}) | record, rows) if matching == "lead" else []
+        value = [_representation(caller.api, row, request) for row in found[:50]]
+        return odata_json(200, {"@odata.context": f"{caller.api}/$metadata#leads", "value": value})
+
+    def seed(self, caller_id: str, **columns: Any) -> str:
+        """Test API: a lead as someone else made it (by hand, another integration), e.g. with an old ``createdon``
+        or ``statecode`` 1 (qualified); its leadid."""
+        lead_id = str(columns.pop("leadid", None) or uuid.uuid4()).lower()
+        with self._lock:
+            self._versions += 1
+            record: dict[str, Any] = dict.fromkeys(LEAD_COLUMNS)
+            record.update(leadid=lead_id, statecode=0, statuscode=1, _ownerid_value=caller_id,
+                          createdon=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))  # fmt: skip
+            record.update(_campaignid_value=None, _parentcontactid_value=None, _parentaccountid_value=None)
+            record.update(columns)
+            record["@odata.etag"] = f'W/"{self._versions}"'
+            record["fullname"] = " ".join(part for part in (record["firstname"], record["lastname"]) if part) or None
+            self._rows[lead_id] = record
+        self._changed(f"lead {lead_id} created")
+        return lead_id
 
     # --- rows ------------------------------------------------------------------------------------
 
@@ -168,6 +211,17 @@ def _representation(api: str, record: dict[str, Any], request: Request) -> dict[
         wanted = {name.strip() for name in select.split(",")} | {"leadid", "@odata.etag"}
         shown = {name: value for name, value in record.items() if name in wanted}
     return {"@odata.context": f"{api}/$metadata#leads/$entity", **shown}
+
+
+def _ordered(records: list[dict[str, Any]], orderby: str, columns: dict[str, Attribute]) -> list[dict[str, Any]]:
+    """``$orderby=createdon asc`` (one column, asc or desc; the system columns and the table's)."""
+    name, _, direction = orderby.strip().partition(" ")
+    if name not in columns and name not in ("createdon", "modifiedon", "leadid", "statecode"):
+        raise DataverseError(
+            400, "0x80060888", f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.lead'."
+        )
+    return sorted(records, key=lambda row: (row.get(name) is None, str(row.get(name) or "")),
+                  reverse=direction.strip().lower() == "desc")  # fmt: skip
 
 
 def _missing(lead_id: str) -> DataverseError:

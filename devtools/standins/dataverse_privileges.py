@@ -22,9 +22,11 @@ from .dataverse_records import TABLES
 from .dataverse_responses import DataverseError, odata_json
 from .messages import Response
 
-# What the tests' application user holds: create leads, assign them an owner, read what routing looks up.
+# What the tests' application user holds: create leads, assign them an owner, read what routing looks up, add notes
+# to leads (returning customers).
 DEFAULT_PRIVILEGES = frozenset(
-    {"prvCreateLead", "prvReadLead", "prvWriteLead", "prvAppendLead", "prvAssignLead"}
+    {"prvCreateLead", "prvReadLead", "prvWriteLead", "prvAppendLead", "prvAssignLead", "prvAppendToLead"}
+    | {"prvCreateNote", "prvAppendNote"}
     | {"prvAppendToCampaign", "prvAppendToContact", "prvAppendToAccount"}
     | {table[2] for table in TABLES.values()}
 )

@@ -77,6 +77,18 @@ class Records:
                 del rows[key]
         return len(doomed)
 
+    def get(self, entity_set: str, record_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._rows[entity_set].get(record_id.lower())
+            return dict(row) if row is not None else None
+
+    def update(self, entity_set: str, record_id: str, values: dict[str, Any]) -> bool:
+        with self._lock:
+            row = self._rows[entity_set].get(record_id.lower())
+            if row is not None:
+                row.update(values)
+            return row is not None
+
     def exists(self, entity_set: str, record_id: str) -> bool:
         with self._lock:
             return record_id.lower() in self._rows[entity_set]

@@ -1,5 +1,5 @@
-"""Dataverse Web API (Dynamics 365): create leads, the read-only calls `check` needs, and what `forget --dynamics`
-needs to delete or anonymise a lead this app created.
+"""Dataverse Web API (Dynamics 365): create leads, the read-only calls `check` needs, what `forget --dynamics`
+needs to delete or anonymise a lead this app created, and (dataverse_returning.py) what returning customers need.
 
 Transient trouble (429 with Retry-After, 5xx, connection errors, time-outs) is retried inside the
 shared session (leads.adapters.webapi); what is still failing after that is DataverseUnavailable, for the queue
@@ -21,6 +21,8 @@ from urllib.parse import quote
 import requests
 
 from leads.adapters import dataverse_metadata
+from leads.adapters.dataverse_returning import DUPLICATE_CODE, ReturningCalls
+from leads.adapters.odata import odata_string
 from leads.adapters.signin import TokenSource
 from leads.adapters.webapi import TIMEOUT, BearerAuth, odata_error, redirected, worth_retrying
 from leads.core.addresses import without_addresses
@@ -49,7 +51,7 @@ ODATA_HEADERS = {
 }
 
 
-class Dataverse:
+class Dataverse(ReturningCalls):
     """Holds the settings, the process's token source and HTTP session."""
 
     _lead_columns: LeadColumns | None = None  # read once (lead_columns)
@@ -79,11 +81,11 @@ class Dataverse:
         response = self._request(
             "PATCH", f"leads({lead_id})", json=body, headers={"If-None-Match": "*", "Content-Type": "application/json"}
         )
-        if response.status_code == 412:
-            return False
         if response.status_code in (200, 201, 204):
             return True
         error = self._error(response, sent=_strings(body))
+        if response.status_code == 412 and error.code != DUPLICATE_CODE:
+            return False
         error.quoted = _quoted_columns(odata_error(response)[1], body)
         raise error
 
@@ -199,8 +201,9 @@ class Dataverse:
         """One call with a bearer token (a 401 gets one fresh token and one more try: BearerAuth). Sign-in
         failures raise SignInError, which says it was the sign-in."""
         headers = {**ODATA_HEADERS, **kwargs.pop("headers", {})}
+        session = kwargs.pop("session", None) or self.session
         try:
-            return self.session.request(
+            return session.request(
                 method, f"{self.settings.api_url}/{path}", headers=headers, auth=self.auth, timeout=self.timeout,
                 **kwargs,
             )  # fmt: skip
@@ -235,12 +238,6 @@ class Dataverse:
                 "that can create leads (including the leadsourcecode column)"
             )
         return DataverseRejected(status, code, message)
-
-
-def odata_string(value: str) -> str:
-    """An OData string literal: quoted, with each ``'`` doubled, so a value can never end the literal early and
-    widen the filter (``o'brien@x`` → ``'o''brien@x'``)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _quoted_columns(message: str, body: dict[str, Any]) -> tuple[str, ...]:

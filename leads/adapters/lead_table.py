@@ -93,6 +93,50 @@ class LeadTable:
         new_etag: str = result["etag"]
         return new_etag
 
+    # --- rows of our own beside the leads (a person's claim: steps/returning.py) -----------------------------
+
+    def insert_row(self, entity: dict[str, Any]) -> str | None:
+        """Create the row; its ETag, or None when one with the same keys is there already."""
+        try:
+            metadata = self._call(lambda: self.client.create_entity(entity))
+        except ResourceExistsError:
+            return None
+        etag: str = metadata["etag"]
+        return etag
+
+    def get_row(self, partition_key: str, row_key: str) -> dict[str, Any] | None:
+        try:
+            entity = self._call(lambda: self.client.get_entity(partition_key, row_key))
+        except ResourceNotFoundError:
+            return None
+        return dict(entity) | {"_etag": entity.metadata["etag"]}
+
+    def update_row(self, partition_key: str, row_key: str, changes: dict[str, Any], etag: str) -> str:
+        entity = {"PartitionKey": partition_key, "RowKey": row_key, **changes}
+        try:
+            result = self._call(
+                lambda: self.client.update_entity(
+                    entity, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise LeadChanged(row_key) from exc
+        new_etag: str = result["etag"]
+        return new_etag
+
+    def delete_row(self, partition_key: str, row_key: str, etag: str) -> bool:
+        """Delete the row unless it changed since ``etag`` (False then). A row already gone counts as deleted: the
+        SDK does not report a missing entity on delete."""
+        try:
+            self._call(
+                lambda: self.client.delete_entity(
+                    partition_key, row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            )
+        except ResourceModifiedError:
+            return False
+        return True
+
     def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
         """Remember an erased address (core/personal.py): its hash and when, nothing else."""
         entity = tombstone(address_hash, erased_at)

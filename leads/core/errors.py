@@ -51,6 +51,11 @@ class OutOfTime(TryAgainLater):
     """A delivery used up its time budget (core/deadline.py): what is left is done by a later delivery."""
 
 
+class PersonBusy(ClaimBusy):
+    """Another delivery is deciding whether this lead's person is new or returning (steps/returning.py); the queue
+    delivers the message again later."""
+
+
 class DeliveryFailed(TryAgainLater):
     """What leaves the queue function when a delivery failed: the lead id and what went wrong, with the lead's
     personal data taken out (the Functions host logs it with its traceback), and no cause chained. The queue
@@ -94,6 +99,11 @@ class DataverseUnavailable(DataverseError, TryAgainLater):
 
 class DataverseRejected(DataverseError, RetryCannotHelp):
     """A permanent refusal: bad data, a missing privilege, a wrong setting."""
+
+
+class DuplicateFound(DataverseRejected):
+    """A create with duplicate detection on (``MSCRM.SuppressDuplicateDetection: false``) was refused: the
+    organisation's duplicate detection rules found a duplicate (``0x80040333``). Nothing was created."""
 
 
 # --- notification mail ------------------------------------------------------------------------------------

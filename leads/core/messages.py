@@ -19,7 +19,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-from leads.core import campaign
+from leads.core import campaign, returning_text
 from leads.core.addresses import is_email_address
 from leads.core.payload import Lead
 from leads.core.wording import MAX_HEADER_CHARS, cap, explain_action, header_text, multi_line, one_line, utc_text
@@ -46,6 +46,8 @@ class DynamicsState:
     link: str = ""  # {DYNAMICS_URL}/main.aspx?etn=lead&pagetype=entityrecord&id={leadid} when created
     error: str = ""  # Dataverse's error code and message when failed
     notes: tuple[str, ...] = ()  # what routing asked for and could not do (the lead was created without it)
+    returning: bool = False  # a returning customer: the event is a note on their open lead, which ``link`` opens
+    filled: tuple[str, ...] = ()  # that lead's columns this event filled in (core/returning.FILLABLE names)
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,10 @@ class _Row:
 
 
 def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState) -> Email:
-    """The email telling the sales contacts about a new lead."""
+    """The email telling the sales contacts about a new lead, or a returning customer's new event."""
     intro = "A customer left a lead for your offer in the Microsoft commercial marketplace."
+    if dynamics.returning:
+        intro = f"{returning_text.INTRO} New this time: {returning_text.whats_new(lead)}."
     if lead.is_test:
         intro = (
             "This is a TEST lead (MSFT_TEST): Partner Center sends one when the lead destination is validated "
@@ -75,18 +79,20 @@ def lead_notification(lead: Lead, received_at: datetime, dynamics: DynamicsState
         + f'<p style="color:#666666;font-size:small">{_e(_FOOTER)}</p>\n'
         + _HTML_TAIL
     )
-    return Email(subject=_subject(lead), text=text, html=body_html)
+    return Email(subject=_subject(lead, dynamics.returning), text=text, html=body_html)
 
 
-def _subject(lead: Lead) -> str:
-    """``[Test] New marketplace lead: <offer> — <company> (<action>)``, each part capped, on one line."""
+def _subject(lead: Lead, returning: bool = False) -> str:
+    """``[Test] New marketplace lead: <offer> — <company> (<action>)`` (``Returning customer: …`` for a returning
+    customer), each part capped, on one line."""
     offer = one_line(lead.offer_title) or one_line(lead.lead_source.offer_id) or "unnamed offer"
     parts = [cap(offer, _SUBJECT_PART_CHARS["offer"])]
     if company := one_line(lead.contact.company):
         parts.append(f" — {cap(company, _SUBJECT_PART_CHARS['company'])}")
     if action := one_line(lead.action):
         parts.append(f" ({cap(action, _SUBJECT_PART_CHARS['action'])})")
-    return header_text(("[Test] " if lead.is_test else "") + "New marketplace lead: " + "".join(parts))
+    kind = f"{returning_text.TITLE}: " if returning else "New marketplace lead: "
+    return header_text(("[Test] " if lead.is_test else "") + kind + "".join(parts))
 
 
 def _rows(lead: Lead, received_at: datetime) -> list[_Row]:
@@ -267,12 +273,13 @@ def _dynamics_outcome(dynamics: DynamicsState) -> tuple[str, str]:
     if dynamics.kind == "created":
         link = one_line(dynamics.link)
         text = "Dynamics 365: the lead was created in Dynamics 365."
+        label = "Open the lead in Dynamics 365"
+        if dynamics.returning:
+            text = " ".join(filter(None, (returning_text.IN_DYNAMICS, returning_text.filled_sentence(dynamics.filled))))
+            label = returning_text.OPEN_LINK
         if not _is_web_link(link):
             return text, _e(text)
-        return (
-            f"{text}\nOpen it: {link}",
-            f'{_e(text)}<br>\n<a href="{_e(link)}">Open the lead in Dynamics 365</a>',
-        )
+        return f"{text}\nOpen it: {link}", f'{_e(text)}<br>\n<a href="{_e(link)}">{_e(label)}</a>'
     if dynamics.kind == "held":
         text = (
             "Dynamics 365: sending leads to Dynamics 365 is switched off (DYNAMICS_ENABLED=false). "

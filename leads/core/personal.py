@@ -20,6 +20,7 @@ from typing import Any
 
 from leads.core.lead_row import ERASED_AT, MAX_ERROR_CHARS, SCRUBBED_AT, Status, lead_from_entity
 from leads.core.matching import EMAIL_HASH, MATCH_KEY, email_hash, stored_match_key
+from leads.core.returning import RETURNING, RETURNING_FILLED
 
 # Our own rows beside the leads: one per erased address, RowKey its EmailHash, ErasedAt the last erasure. The
 # partition name sorts after the lead partitions' "ff" (lead_row.LEAD_PARTITIONS), as "watermarks" does.
@@ -36,6 +37,8 @@ KEPT_COLUMNS = (
     "NotifiedAt", "AlertedAt", "TeamsNotifiedAt", "TeamsAlertedAt", SCRUBBED_AT, ERASED_AT,
     # Dynamics, and what happened (LastError and RoutingNotes are stored without the lead's contact values)
     "DynamicsLeadId", "SkipNotification", "LastError", "RoutingNotes",
+    # a returning customer's event (core/returning.py): which of the open lead's columns it filled in, by name
+    RETURNING, RETURNING_FILLED,
     # the hashed keys
     MATCH_KEY, EMAIL_HASH,
 )  # fmt: skip

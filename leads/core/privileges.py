@@ -42,7 +42,21 @@ LINK_CONTACTS = (
     Needed("prvReadAccount", "read accounts", "Read on Account", CONTACTS),
     Needed("prvAppendToAccount", "append to accounts", "Append To on Account", CONTACTS),
 )
-EVERY = (*LEADS, ASSIGN, USERS, TEAMS, READ_CAMPAIGNS, LINK_CAMPAIGNS, *LINK_CONTACTS)
+RETURNING = "DYNAMICS_DUPLICATES attach or rules"
+# A returning customer's event becomes a note on their open lead (steps/returning.py); an earlier try's note is read
+# back by its id. Reading and filling in the open lead take Read and Write on Lead (above).
+NOTES = (
+    Needed("prvCreateNote", "create notes", "Create on Note", RETURNING),
+    Needed("prvReadNote", "read notes", "Read on Note", RETURNING),
+    Needed("prvAppendNote", "append notes", "Append on Note", RETURNING),
+    Needed("prvAppendToLead", "append to leads", "Append To on Lead", RETURNING),
+)
+EVERY = (*LEADS, ASSIGN, USERS, TEAMS, READ_CAMPAIGNS, LINK_CAMPAIGNS, *LINK_CONTACTS, *NOTES)
+
+
+def for_duplicates(mode: str) -> list[Needed]:
+    """What DYNAMICS_DUPLICATES needs beyond creating leads."""
+    return list(NOTES) if mode in ("attach", "rules") else []
 
 
 def for_routing(rules: RoutingRules | None, link_contacts: bool) -> list[Needed]:

@@ -95,6 +95,8 @@ class Rule:
     leadqualitycode: int | None = None
     columns: dict[str, Any] = field(default_factory=dict)  # logical name → literal, or a str template
     teams: str = ""  # the app setting holding this rule's Teams webhook URL (a secret); "": TEAMS_WEBHOOK_URL
+    # DYNAMICS_DUPLICATES: a returning customer's open lead gets this rule's owner (default: it keeps its own)
+    reassign_returning: bool = False
 
     @property
     def label(self) -> str:

@@ -30,6 +30,7 @@ RULE_KEYS = (
     "leadqualitycode",
     "columns",
     "teams",
+    "reassign_returning",
 )
 TOP_KEYS = ("rules", "campaign_from_mktcmpid")
 # Columns the app fills itself, or that a rule sets with its own key.
@@ -105,6 +106,11 @@ def _rule(number: int, entry: dict[str, Any], default_mktcmpid: bool, problem: C
     codes = {key: _code(entry, key, problem) for key in ("leadsourcecode", "leadqualitycode")}
     columns = _columns(entry.get("columns", {}), problem)
     teams = _setting_name(entry.get("teams", ""), problem)
+    reassign = entry.get("reassign_returning", False)
+    if not isinstance(reassign, bool):
+        problem("reassign_returning: must be true (a returning customer's open lead gets this rule's owner) or false")
+    elif reassign and owner is None:
+        problem("reassign_returning: needs owner_user or owner_team (the owner to give a returning customer's lead)")
     if when is None or recipients is None or columns is None:
         return None
     return Rule(
@@ -119,6 +125,7 @@ def _rule(number: int, entry: dict[str, Any], default_mktcmpid: bool, problem: C
         codes["leadqualitycode"],
         columns,
         teams,
+        reassign is True,
     )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from leads.core import returning_text
 from leads.core.campaign import customer_note
 from leads.core.card_text import fitted, plain
 from leads.core.mapping import SOURCE_NAMES
@@ -38,7 +39,8 @@ MAX_DESCRIPTION_BYTES = 8_000  # with the values and the card itself, under 24 K
 
 
 def lead_card(lead: Lead, received_at: datetime, dynamics: DynamicsState, campaign: str = "") -> dict[str, Any]:
-    """The card telling a sales channel about a new lead (``campaign``: the parameters, as campaign.summary)."""
+    """The card telling a sales channel about a new lead, or a returning customer's new event (``campaign``: the
+    parameters, as campaign.summary)."""
     facts = [
         *_contact_facts(lead),
         ("Offer", _offer(lead)),
@@ -53,10 +55,12 @@ def lead_card(lead: Lead, received_at: datetime, dynamics: DynamicsState, campai
             _text("Test lead: Partner Center sent it to check that leads arrive. No customer is waiting.", "warning")
         )
     body += [
-        _text("New marketplace lead", size="Medium", weight="Bolder"),
+        _text(returning_text.TITLE if dynamics.returning else "New marketplace lead", size="Medium", weight="Bolder"),
         _text(_headline(lead), weight="Bolder", capped=True),
-        _facts(facts),
     ]
+    if dynamics.returning:  # what is new: the event this time (the facts below are all of this event)
+        body.append(_text(f"New this time: {returning_text.whats_new(lead)}", capped=True))
+    body.append(_facts(facts))
     lines = [line for line in multi_line(customer_note(lead.description, lead.campaign_parameters)).split("\n") if line]
     if lines:  # one paragraph a line: a single line break is a space on Teams desktop
         note = fitted("\n\n".join(lines), MAX_DESCRIPTION_CHARS, MAX_DESCRIPTION_BYTES)
@@ -137,6 +141,9 @@ def _value(text: str) -> str:
 
 
 def _dynamics_blocks(dynamics: DynamicsState) -> list[dict[str, Any]]:
+    if dynamics.kind == "created" and dynamics.returning:
+        filled = returning_text.filled_sentence(dynamics.filled)
+        return [_text(returning_text.CARD_IN_DYNAMICS, "good"), *([_text(filled, subtle=True)] if filled else [])]
     if dynamics.kind == "created":
         return [_text("In Dynamics 365.", "good")]
     if dynamics.kind == "held":
@@ -160,7 +167,8 @@ def _actions(dynamics: DynamicsState) -> list[dict[str, Any]]:
     parts = urlsplit(link)
     if dynamics.kind != "created" or parts.scheme not in ("https", "http") or not parts.netloc:
         return []
-    return [{"type": "Action.OpenUrl", "title": "Open the lead in Dynamics 365", "url": link}]
+    title = returning_text.OPEN_LINK if dynamics.returning else "Open the lead in Dynamics 365"
+    return [{"type": "Action.OpenUrl", "title": title, "url": link}]
 
 
 def _message(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:

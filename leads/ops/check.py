@@ -18,7 +18,7 @@ from leads.adapters.trust import trust_loopback
 from leads.core.addresses import parse_addresses
 from leads.core.errors import DataverseError, MailError, SignInError, StorageUnavailable
 from leads.core.lead_row import LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS
-from leads.core.privileges import EVERY, LEADS
+from leads.core.privileges import EVERY, LEADS, for_duplicates
 from leads.ops.check_routing import check_routing
 from leads.ops.check_teams import check_teams
 from leads.ops.common import FAIL, PASS, SKIP
@@ -155,7 +155,7 @@ def _check_dynamics(
         )
     else:
         report(False, "create leads", "the user lacks prvCreateLead: give its security role Create on Lead")
-    for needed in LEADS[1:]:
+    for needed in (*LEADS[1:], *for_duplicates(dynamics.duplicates)):
         holds = needed.privilege in privileges
         report(holds, needed.label, f"the user holds {needed.privilege}" if holds else needed.advice())
     return dataverse, privileges

@@ -23,6 +23,7 @@ from leads.adapters.signin import token_source
 from leads.core import personal
 from leads.core.clock import now
 from leads.core.errors import DataverseError, SignInError, TryAgainLater
+from leads.core.returning import dataverse_note_id
 from leads.ops.common import FAIL, PASS, SKIP
 from leads.ops.status import dynamics_record_link
 from leads.settings import SettingsError, load_dynamics
@@ -59,13 +60,16 @@ def forget(
         print(f"forget needs email addresses{which}; nothing was changed", file=out)
         return 2
     hashes = address_hashes(addresses)
+    rows = find_rows(table, hashes)
     dataverse: Dataverse | None = None
     if options.dynamics:
-        connected = _connect(options.dynamics, out)
+        # A returning customer's event is a note on their open lead (DYNAMICS_DUPLICATES): deleting it takes
+        # Delete on Note whichever action.
+        notes = ("prvDeleteNote",) if any(row.returning for row in rows) else ()
+        connected = _connect(options.dynamics, out, notes)
         if connected is None:
             return 2
         dataverse = connected
-    rows = find_rows(table, hashes)
     _print_rows(hashes, rows, options, out)
     if options.apply:
         _print_erased(erase(table, hashes, rows, clock), out)
@@ -74,7 +78,7 @@ def forget(
     return code
 
 
-def _connect(action: str, out: TextIO) -> Dataverse | None:
+def _connect(action: str, out: TextIO, extra: tuple[str, ...] = ()) -> Dataverse | None:
     """Dynamics, signed in, with the privileges ``action`` needs; None (having said why) otherwise."""
     try:
         settings = load_dynamics()
@@ -85,7 +89,7 @@ def _connect(action: str, out: TextIO) -> Dataverse | None:
         print(f"{FAIL} --dynamics needs DYNAMICS_URL and the sign-in settings; nothing was changed", file=out)
         return None
     dataverse = Dataverse(settings, token_source(settings), requests.Session())
-    needed = PRIVILEGES[action]
+    needed = tuple(dict.fromkeys((*PRIVILEGES[action], *extra)))
     try:
         user = str(dataverse.who_am_i().get("UserId"))
         held = dataverse.privileges(user)
@@ -158,16 +162,23 @@ def _dynamics_part(
 ) -> int:
     link = dynamics_record_link() or (lambda lead_id: lead_id)
     if dataverse is None:
-        recorded = [row for row in rows if row.dynamics_lead_id]
+        recorded = [row for row in rows if row.dynamics_lead_id and not row.returning]
+        notes = [row for row in rows if row.dynamics_lead_id and row.returning]
         print(f"\nDynamics 365: {len(recorded)} lead(s) created by this app", file=out)
         for row in recorded:
             print(f"  lead {row.lead_id} → {link(row.dynamics_lead_id)}", file=out)
-        if recorded:
+        for row in notes:
+            print(f"  lead {row.lead_id} → a note (returning customer) on {link(row.dynamics_lead_id)}", file=out)
+        if recorded or notes:
             print("  not changed: add --dynamics delete or --dynamics anonymise (or act on them in Dynamics)", file=out)
         return 0
     print(f"\nDynamics 365 (--dynamics {options.dynamics}):", file=out)
+    own = {row.possible_dynamics_lead_id for row in rows if not row.returning}
     try:
         for row in rows:
+            if row.returning:
+                _note(row, dataverse, options, link(row.dynamics_lead_id), row.dynamics_lead_id in own, out)
+                continue
             _act(row, dataverse, options, link, out, clock)
     except (DataverseError, SignInError) as exc:
         again = " It may pass on its own: run the same command again." if isinstance(exc, TryAgainLater) else ""
@@ -208,6 +219,19 @@ def _act(
               "Dynamics", file=out)  # fmt: skip
     if found.get("_parentcontactid_value"):
         print("      linked to an existing contact (DYNAMICS_LINK_CONTACTS): that contact is not this app's", file=out)
+
+
+def _note(row: PersonRow, dataverse: Dataverse, options: ForgetOptions, where: str, ours: bool, out: TextIO) -> None:
+    """A returning customer's event: its note on the person's open lead goes, whichever action (the lead is acted on
+    through the row that created it, or is not this app's)."""
+    what = f"lead {row.lead_id}: its note (returning customer) on {where}"
+    if not options.apply:
+        print(f"  {SKIP} {what}: would delete the note", file=out)
+    else:
+        done = dataverse.delete_note(dataverse_note_id(row.lead_id))
+        print(f"  {PASS} {what}: {'note deleted' if done else 'note gone already'}", file=out)
+    if not ours:
+        print("      that lead was not created by this app for this address: erase it in Dynamics", file=out)
 
 
 def _print_beyond_reach(rows: list[PersonRow], out: TextIO) -> None:

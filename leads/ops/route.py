@@ -1,6 +1,7 @@
 """`route FILE.json` (or `route --example`): what routing would do with a marketplace payload — the rule it matches,
-who would be mailed, each column the rule sets judged against the organisation's lead table, and the exact body
-the lead would be created with in Dynamics — without creating or sending anything.
+who would be mailed, each column the rule sets judged against the organisation's lead table, whether the person is a
+returning customer whose open lead would get the event as a note (DYNAMICS_DUPLICATES), and the exact request Dynamics
+would get — without creating or sending anything.
 
 Names are resolved in Dynamics with read-only queries, as the app would. When Dynamics cannot be asked (off,
 settings with problems, sign-in failing, no answer), the rule, recipients and body are still shown, and what could
@@ -14,6 +15,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -21,16 +23,17 @@ import requests
 
 from leads.adapters.dataverse import Dataverse
 from leads.adapters.signin import token_source
-from leads.core import clock, mapping
+from leads.core import clock, mapping, returning
 from leads.core.addresses import parse_addresses
 from leads.core.enrichment import ExistingContact
 from leads.core.errors import DataverseRejected, RetryCannotHelp, SignInError
 from leads.core.lead_columns import LeadColumns
 from leads.core.payload import InvalidLead, Lead, decode_body, parse_lead
+from leads.core.returning import OpenLead
 from leads.core.routing import Lookup
 from leads.core.rule_columns import value_verdicts
 from leads.ops.common import FAIL, PASS
-from leads.settings import SettingsError, load_dynamics, load_routing
+from leads.settings import DynamicsSettings, SettingsError, load_dynamics, load_routing
 from leads.steps.routing import LeadRouter, NotAsked, Routed
 
 T = TypeVar("T")
@@ -91,7 +94,7 @@ def route(path: Path | None, out: TextIO, env: dict[str, str] | None = None) -> 
     except SettingsError as exc:
         print(exc, file=out)
         return 2
-    dynamics, api_url = _dynamics(env)
+    dynamics, api_url, settings = _dynamics(env)
     router = LeadRouter(routing.rules, routing.link_contacts, lambda: dynamics)
     received_at = clock.now()
     routed = router.route(lead, received_at)
@@ -107,8 +110,14 @@ def route(path: Path | None, out: TextIO, env: dict[str, str] | None = None) -> 
     routed = _judge_columns(routed, dynamics, out)
     for note in routed.enrichment.notes:
         print(f"not applied: {note}", file=out)
+    joins, routed = _returning(lead, received_at, routed, dynamics, settings, out)
     unverified = _print_unverified(routed, dynamics, out)
-    _print_request(lead, received_at, routed, api_url, out)
+    if joins is not None:
+        _print_note(lead, received_at, joins, api_url, out)
+    else:
+        _print_request(
+            lead, received_at, routed, api_url, out, detect=settings is not None and settings.duplicates == "rules"
+        )
     return 1 if unverified and dynamics.dataverse is not None else 0
 
 
@@ -148,19 +157,73 @@ def _print_unverified(routed: Routed, dynamics: _Asking, out: TextIO) -> bool:
     return bool(names)
 
 
-def _print_request(lead: Lead, received_at: Any, routed: Routed, api_url: str, out: TextIO) -> None:
+def _returning(
+    lead: Lead, received_at: Any, routed: Routed, dynamics: _Asking, settings: DynamicsSettings | None, out: TextIO
+) -> tuple[OpenLead | None, Routed]:
+    """Whether the lead's person has an open lead the event would join (DYNAMICS_DUPLICATES), and which."""
+    mode = settings.duplicates if settings is not None else "create"
+    if mode == "create" or settings is None:
+        print("returning customer: not looked for (DYNAMICS_DUPLICATES=create): a new lead every time", file=out)
+        return None, routed
+    if lead.is_test or not lead.contact.email:
+        why = "a Microsoft test lead" if lead.is_test else "no email address"
+        print(f"returning customer: not looked for ({why}): a new lead", file=out)
+        return None, routed
+    own = mapping.dataverse_lead_id(lead.lead_id)
+    since = clock.now() - timedelta(days=settings.duplicates_days)
+    body = mapping.to_dataverse(lead, received_at)
+
+    def open_leads(dataverse: Dataverse) -> list[OpenLead]:
+        if mode == "rules":
+            return dataverse.find_duplicates(body)
+        return dataverse.find_open_leads(lead.contact.email, since)
+
+    try:
+        found = returning.oldest_open(dynamics.ask(open_leads), own)
+    except NotAsked:
+        return None, replace(routed, unverified=(*routed.unverified, "whether the person has an open lead"))
+    except RetryCannotHelp as exc:
+        print(f"returning customer: the open leads could not be looked up ({exc})", file=out)
+        return None, routed
+    where = ("the organisation's duplicate detection rules match no open lead" if mode == "rules"
+             else f"no open lead with this email created in the last {settings.duplicates_days} days")  # fmt: skip
+    if found is None or found.lead_id == own:
+        print(f"returning customer: no — {where}: a new lead", file=out)
+        return None, routed
+    print(f"returning customer: yes — the event would be added as a note to the open lead {found.lead_id} (created "
+          f"{found.created_on}): {settings.record_link(found.lead_id)}", file=out)  # fmt: skip
+    return found, routed
+
+
+def _print_note(lead: Lead, received_at: Any, joins: OpenLead, api_url: str, out: TextIO) -> None:
+    changes = returning.filled_in(joins, mapping.to_dataverse(lead, received_at))
+    note = returning.note_body(lead, received_at, joins.lead_id, tuple(changes))
+    print(f"Dataverse request: PATCH {api_url}/annotations({returning.dataverse_note_id(lead.lead_id)})", file=out)
+    print("If-None-Match: *", file=out)
+    print(json.dumps(note, indent=2, ensure_ascii=False), file=out)
+    if changes:  # the rule's owner, with reassign_returning, is resolved when the lead arrives
+        print(f"Dataverse request: PATCH {api_url}/leads({joins.lead_id}) (its empty columns filled in)", file=out)
+        print(f"If-Match: {joins.etag or '*'}", file=out)
+        print(json.dumps(changes, indent=2, ensure_ascii=False), file=out)
+
+
+def _print_request(
+    lead: Lead, received_at: Any, routed: Routed, api_url: str, out: TextIO, detect: bool = False
+) -> None:
     body = mapping.to_dataverse(lead, received_at, routed.enrichment)
     print(f"Dataverse request: PATCH {api_url}/leads({mapping.dataverse_lead_id(lead.lead_id)})", file=out)
     print("If-None-Match: *", file=out)
+    if detect:  # DYNAMICS_DUPLICATES=rules: a duplicate is refused (0x80040333) and the event joins it as a note
+        print("MSCRM.SuppressDuplicateDetection: false", file=out)
     print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
 
 
-def _dynamics(env: dict[str, str] | None) -> tuple[_Asking, str]:
+def _dynamics(env: dict[str, str] | None) -> tuple[_Asking, str, DynamicsSettings | None]:
     try:
         dynamics = load_dynamics(env)
     except SettingsError as exc:
         why = f"the Dynamics settings have problems: {'; '.join(exc.problems)}"
-        return _Asking(None, why), "{DYNAMICS_URL}"
+        return _Asking(None, why), "{DYNAMICS_URL}", None
     if not dynamics.enabled:
-        return _Asking(None, "DYNAMICS_ENABLED is false"), dynamics.api_url
-    return _Asking(Dataverse(dynamics, token_source(dynamics), requests.Session())), dynamics.api_url
+        return _Asking(None, "DYNAMICS_ENABLED is false"), dynamics.api_url, dynamics
+    return _Asking(Dataverse(dynamics, token_source(dynamics), requests.Session())), dynamics.api_url, dynamics

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from leads.core.lead_row import ERASED_AT, LEAD_PARTITION_BOUNDS, LEAD_PARTITIONS, SCRUBBED_AT, Status
+from leads.core.returning import RETURNING
 from leads.core.speed import NOTIFICATION_FIELDS, timings
 from leads.ops import status_view
 from leads.ops.common import UNFINISHED
@@ -39,6 +40,7 @@ SUMMARY_COLUMNS = [
     *NOTIFICATION_FIELDS,
     SCRUBBED_AT,
     ERASED_AT,
+    RETURNING,
 ]
 
 
@@ -59,6 +61,7 @@ def status(
     oldest = min(unfinished, key=lambda lead: lead["received"] or "") if unfinished else None
     failures = [lead for lead in leads if lead["status"] == Status.FAILED][:limit]
     speeds, groups = status_view.speeds(leads), status_view.per_offer_and_action(leads)
+    returning = status_view.returning_count(leads)
     if as_json:
         document = {
             "counts": dict(counts),
@@ -69,11 +72,13 @@ def status(
             "speed": {name: asdict(found) if found else None for name, found in speeds.items()},
             "per_offer_action": groups,
             "recent": leads[:limit],
+            "returning": returning,
         }
         json.dump(document, out, indent=2, default=str)
         print(file=out)
         return 0
     lines = [f"{len(leads)} lead(s)" + "".join(f" · {name} {count}" for name, count in sorted(counts.items()))]
+    lines += status_view.returning_lines(returning)
     if oldest:
         lines.append(f"oldest unfinished: {oldest['id']} ({oldest['status']}, received {oldest['received']})")
     if failures:
@@ -142,6 +147,8 @@ def _summary(entity: dict[str, Any], show_contact: bool, record_link: RecordLink
         # Added for retention and erasure: when the lead's personal data was removed (core/personal.py).
         "scrubbed": _iso(entity.get(SCRUBBED_AT)),
         "erased": _iso(entity.get(ERASED_AT)),
+        # Added for returning customers: the event became a note on the person's open lead (dynamics_lead_id).
+        "returning": bool(entity.get(RETURNING)),
     }
     if show_contact:
         summary["contact"] = json.loads(entity.get("CustomerInfo") or "{}")

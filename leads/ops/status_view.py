@@ -38,6 +38,19 @@ def per_offer_and_action(leads: Sequence[dict[str, Any]]) -> list[dict[str, Any]
     ]
 
 
+def returning_count(leads: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Of the leads in Dynamics, how many were returning customers' events (a note on their open lead)."""
+    in_dynamics = [lead for lead in leads if lead["dynamics_lead_id"]]
+    return {"returning": sum(1 for lead in in_dynamics if lead.get("returning")), "in_dynamics": len(in_dynamics)}
+
+
+def returning_lines(counts: dict[str, int]) -> list[str]:
+    if not counts["returning"]:
+        return []
+    return [f"returning customers: {counts['returning']} of {counts['in_dynamics']} lead(s) in Dynamics were added "
+            "to the person's open lead as a note (DYNAMICS_DUPLICATES)"]  # fmt: skip
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns, two spaces apart, indented by two; the last column is not padded."""
     widths = [max(len(row[index]) for row in [headers, *rows]) for index in range(len(headers))]
@@ -76,6 +89,8 @@ def recent_lines(leads: Sequence[dict[str, Any]], show_contact: bool) -> list[st
         status = f"{lead['status']} [test]" if lead["test"] else str(lead["status"] or "")
         if lead.get("scrubbed"):  # retention or `forget` removed the contact details: only the facts are left
             status += " [erased]" if lead.get("erased") else " [scrubbed]"
+        if lead.get("returning"):  # a note on the person's open lead, which the Dynamics column opens
+            status += " [returning]"
         where = lead["dynamics_link"] or lead["dynamics_lead_id"] or "—"
         row = [received, cell(lead["offer"]), cell(lead["action"], 24), status, where]
         if show_contact:

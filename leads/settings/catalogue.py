@@ -36,6 +36,11 @@ SETTINGS: dict[str, str] = {
     "columns per offer. Empty: no routing.",
     "DYNAMICS_LINK_CONTACTS": "`true` links each lead to the one active contact with its email address (default "
     "`false`).",
+    "DYNAMICS_DUPLICATES": "A lead from someone who already has an open lead in Dynamics: `create` (default) a new "
+    "lead anyway, `attach` the event to their open lead as a note, or `rules`: the organisation's duplicate detection "
+    "rules decide (a duplicate gets the note).",
+    "DYNAMICS_DUPLICATES_DAYS": "With `attach`: how recent (created within this many days, default 90) the open lead "
+    "must be.",
     "TEAMS_WEBHOOK_URL": "Teams Workflows webhook URL of the sales channel (a secret: it carries a signature). "
     "Empty: no Teams card.",
     "LOOPBACK_CA_FILE": "A CA certificate file trusted, in addition to the usual bundle (`REQUESTS_CA_BUNDLE`), for "

@@ -13,6 +13,15 @@ from leads.settings.reader import Reader, require_sign_in, sign_in_mode
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 AuthMode = Literal["client_secret", "username_password", "managed_identity"]
+# What to do with a marketplace lead of a person who already has an open lead in Dynamics (steps/returning.py):
+# create a new lead anyway (as before: the default, see README "Returning customers"), attach the event to that
+# open lead as a note, or let the organisation's own duplicate detection rules decide (and attach on a duplicate).
+Duplicates = Literal["create", "attach", "rules"]
+DUPLICATE_MODES = ("create", "attach", "rules")
+# `attach` looks for an open lead of the same email created within this many days: an open lead older than a
+# quarter is one nobody followed up, and a new lead makes the returning customer visible again.
+DEFAULT_DUPLICATES_DAYS = 90
+MAX_DUPLICATES_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,8 @@ class DynamicsSettings:
     username: str
     password: str = field(repr=False)
     authority_host: str  # normalised: https://host[:port]
+    duplicates: Duplicates = "create"  # DYNAMICS_DUPLICATES
+    duplicates_days: int = DEFAULT_DUPLICATES_DAYS  # DYNAMICS_DUPLICATES_DAYS: how far back `attach` looks
 
     @property
     def api_url(self) -> str:
@@ -99,6 +110,8 @@ def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
         authority_host = normalise_authority_host(read.text("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST))
     except ValueError as exc:
         read.problem("AZURE_AUTHORITY_HOST", f"{exc}; leave it empty for the public cloud")
+    duplicates = read.choice("DYNAMICS_DUPLICATES", "create", DUPLICATE_MODES)
+    duplicates_days = read.integer("DYNAMICS_DUPLICATES_DAYS", DEFAULT_DUPLICATES_DAYS, 1, MAX_DUPLICATES_DAYS)
     read.done()
     return DynamicsSettings(
         url=url,
@@ -111,4 +124,6 @@ def load_dynamics(env: Mapping[str, str] | None = None) -> DynamicsSettings:
         username=username,
         password=password,
         authority_host=authority_host,
+        duplicates=duplicates,  # type: ignore[arg-type]  # checked by choice()
+        duplicates_days=duplicates_days,
     )

@@ -20,12 +20,13 @@ from leads.core.clock import now
 from leads.core.errors import LeadChanged
 from leads.core.lead_row import ERASED_AT, SCRUBBED_AT
 from leads.core.matching import EMAIL_HASH, email_hash
+from leads.core.returning import RETURNING
 from leads.core.speed import NOTIFICATION_FIELDS
 from leads.steps.ports import LeadStore, ScrubbableStore
 
 log = logging.getLogger(__name__)
 SCAN_COLUMNS = ["RowKey", "Status", "ReceivedAt", "DynamicsLeadId", EMAIL_HASH, "CustomerInfo", SCRUBBED_AT, ERASED_AT,
-                *NOTIFICATION_FIELDS]  # fmt: skip
+                *NOTIFICATION_FIELDS, RETURNING]  # fmt: skip
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 ATTEMPTS = 5  # a lead being processed while it is erased: read it again and retry
 
@@ -42,6 +43,7 @@ class PersonRow:
     erased: bool
     scrubbed: bool
     notified: bool  # a mail or a Teams card about it went out (beyond the app's reach)
+    returning: bool = False  # a note on the person's open lead (dynamics_lead_id), not a lead of its own
 
     @property
     def possible_dynamics_lead_id(self) -> str:
@@ -104,6 +106,7 @@ def _person_row(entity: dict[str, Any], address_hash: str) -> PersonRow:
         erased=bool(entity.get(ERASED_AT)),
         scrubbed=bool(entity.get(SCRUBBED_AT)),
         notified=any(entity.get(name) for name in NOTIFICATION_FIELDS),
+        returning=bool(entity.get(RETURNING)),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from leads.core.enrichment import ExistingContact
 from leads.core.messages import Email
+from leads.core.returning import OpenLead
 from leads.core.routing import Lookup
 
 
@@ -39,6 +40,23 @@ class ScrubbableStore(LeadStore, Protocol):
 
     def write_tombstone(self, address_hash: str, erased_at: datetime) -> None:
         """Record that the address with this hash was erased at ``erased_at`` (read back with ``query``)."""
+
+
+class OwnRows(Protocol):
+    """Rows of the app's own in the lead table beside the leads (a person's claim: core/returning.py), by keys."""
+
+    def insert_row(self, entity: dict[str, Any]) -> str | None:
+        """Create the row; its ETag, or None when a row with the same keys is already there."""
+
+    def get_row(self, partition_key: str, row_key: str) -> dict[str, Any] | None:
+        """The row with its ETag as ``_etag``, or None."""
+
+    def update_row(self, partition_key: str, row_key: str, changes: dict[str, Any], etag: str) -> str:
+        """Merge ``changes`` only if nobody changed the row since ``etag`` (else LeadChanged, also when it is gone).
+        The new ETag."""
+
+    def delete_row(self, partition_key: str, row_key: str, etag: str) -> bool:
+        """Delete the row only if nobody changed it since ``etag``: False when it changed or is gone."""
 
 
 class Watermarks(Protocol):
@@ -73,6 +91,31 @@ class Crm(Protocol):
 
     def create_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
         """Create the lead with this id unless it exists: True if created now, False if it was there."""
+
+
+class OpenLeads(Protocol):
+    """What returning customers need from Dynamics (adapters/dataverse_returning.py)."""
+
+    def find_open_leads(self, email: str, since: datetime) -> list[OpenLead]:
+        """The open leads with this email created since ``since``, oldest first (a few at most)."""
+
+    def find_duplicates(self, body: dict[str, Any]) -> list[OpenLead]:
+        """The leads the organisation's duplicate detection rules match for this lead body, open or not."""
+
+    def create_unless_duplicate(self, lead_id: str, body: dict[str, Any]) -> bool:
+        """Create with duplicate detection on: True created now, False there already; DuplicateFound."""
+
+    def attach_note(self, note_id: str, body: dict[str, Any]) -> bool:
+        """Create the note with this id unless it exists: True if created now, False if it was there."""
+
+    def note_target(self, note_id: str) -> str | None:
+        """The lead the note with this id is attached to; None when there is no such note."""
+
+    def read_lead(self, lead_id: str) -> dict[str, Any] | None:
+        """The lead (leadid, statecode…), or None when Dynamics has none with this id."""
+
+    def update_open_lead(self, lead_id: str, changes: dict[str, Any], etag: str) -> bool:
+        """Change the lead's columns unless somebody changed it since ``etag``: False then (or when it is gone)."""
 
 
 class Directory(Protocol):

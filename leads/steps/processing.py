@@ -3,7 +3,8 @@
 A queue message can arrive more than once, and several workers run at once. What has been done is
 recorded on the lead's table entity, so every delivery resumes at the step that is missing:
 
-    DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match)
+    DynamicsLeadId  set once the lead exists in Dynamics (creating it again is harmless: If-None-Match); for a
+                    returning customer's event (DYNAMICS_DUPLICATES), the open lead it became a note on (Returning)
     DynamicsAt      when that was confirmed, written with DynamicsLeadId (speed to lead: `status`)
     NotifiedAt      set once the mail went out; sending is claimed first (MailClaim, see steps/notify.py)
     AlertedAt       set once the failure alert went out (same claim)
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from leads.core import campaign, deadline, events, lead_row, mapping
+from leads.core import campaign, deadline, events, lead_row, mapping, returning
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
 from leads.core.enrichment import refusal_why, refused_binding, refused_columns
@@ -37,6 +38,7 @@ from leads.core.errors import (
     DeliveryFailed,
     LeadsError,
     MailError,
+    PersonBusy,
     RetryCannotHelp,
     TeamsError,
     TeamsRefused,
@@ -47,8 +49,9 @@ from leads.core.messages import DynamicsState, Email, failure_alert, lead_notifi
 from leads.core.payload import Lead
 from leads.core.teams_card import failure_card, lead_card
 from leads.settings import DynamicsSettings, SettingsError
-from leads.steps.notify import Delivery, Due, Stop, first_error, write_decided
+from leads.steps.notify import Delivery, Due, Stop, facts_missing, first_error, write_decided
 from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
+from leads.steps.returning import InDynamics, ReturningCustomers
 from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ class LeadProcessor:
     teams: Callable[[str], CardPoster | None] = lambda setting: None  # the channel an app setting names ("": default)
     sleep: Callable[[float], None] = time.sleep  # between attempts to record a sent message (steps/notify.py)
     budget: float = deadline.DELIVERY_BUDGET_SECONDS  # one delivery's time (core/deadline.py)
+    # DYNAMICS_DUPLICATES attach or rules (steps/returning.py); None: every lead is created (the default)
+    returning: Callable[[], ReturningCustomers | None] = lambda: None
 
     def process_message(self, text: str) -> None:
         try:
@@ -94,6 +99,9 @@ class LeadProcessor:
                 self._process(lead_id, entity)
         except Stop:
             log.info("lead %s: finished by another worker meanwhile; nothing to do", lead_id)
+        except PersonBusy as exc:  # another lead of the same person is going into Dynamics (steps/returning.py)
+            log.info("lead %s: %s; the queue tries again later", lead_id, str(exc).partition(": ")[2])
+            raise PersonBusy(str(exc)) from None
         except ClaimBusy:
             # Not an error of the lead's: another worker is sending. The queue delivers this message again later,
             # when that worker has finished the lead (or its claim expired).
@@ -110,7 +118,7 @@ class LeadProcessor:
         lead = lead_row.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
         facts: dict[str, Any] = {}  # what was learnt (the Dynamics id…): written with the claim, or at the end
-        status, state = self._to_dynamics(lead_id, lead, received_at, entity, facts)
+        status, state, entity = self._to_dynamics(lead_id, lead, received_at, entity, facts)
         error = state.error
         dues = self._dues(lead_id, lead, received_at, state, alert=status == Status.FAILED)
         delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
@@ -152,36 +160,78 @@ class LeadProcessor:
 
     def _to_dynamics(
         self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], facts: dict[str, Any]
-    ) -> tuple[Status, DynamicsState]:
+    ) -> tuple[Status, DynamicsState, dict[str, Any]]:
         """Create the lead in Dynamics unless it is there or Dynamics is off; what was learnt goes in ``facts``.
-        A refusal's text (without the lead's personal data) is in the state's ``error``."""
+        A refusal's text (without the lead's personal data) is in the state's ``error``. Returns the entity as it
+        is now (a returning customer's outcome is recorded on it at once: steps/returning.py)."""
         dynamics = self.dynamics_settings()
         if entity.get("DynamicsLeadId"):
-            notes = tuple(filter(None, entity.get(NOTES, "").split("\n")))
-            return Status.DONE, DynamicsState("created", dynamics.record_link(entity["DynamicsLeadId"]), notes=notes)
+            return Status.DONE, _recorded_state(entity, dynamics.record_link(entity["DynamicsLeadId"])), entity
         if not dynamics.enabled:
             log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
-            return Status.HELD, DynamicsState("held")
-        dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
+            return Status.HELD, DynamicsState("held"), entity
+        fresh = [entity]
         deadline.check("creating the lead in Dynamics")
         try:
-            created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
+            found = self._into_dynamics(lead_id, lead, received_at, fresh)
         except RetryCannotHelp as exc:
             error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
             log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
-            return Status.FAILED, DynamicsState("failed", error=error)
-        facts |= {"DynamicsLeadId": dynamics_lead_id, "DynamicsAt": self.clock()}
-        notes = tuple(_without_personal_data(note, lead) for note in notes)
-        if notes:
-            facts[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
-        verb = "created in" if created else "already in"
-        log.info(
-            "lead %s %s Dynamics as %s", lead_id, verb, dynamics_lead_id, extra=events.in_dynamics(entity, self.clock())
+            return Status.FAILED, DynamicsState("failed", error=error), fresh[0]
+        facts |= self._facts(found, lead)
+        notes = tuple(_without_personal_data(note, lead) for note in found.notes)
+        verb = (  # the log holds ids only
+            "added as a note to the open lead" if found.returning else "created in" if found.created else "already in"
         )
-        return Status.DONE, DynamicsState("created", link=dynamics.record_link(dynamics_lead_id), notes=notes)
+        log.info(
+            "lead %s %s Dynamics as %s", lead_id, verb, found.lead_id, extra=events.in_dynamics(entity, self.clock())
+        )
+        link = dynamics.record_link(found.lead_id)
+        return (
+            Status.DONE,
+            DynamicsState("created", link, notes=notes, returning=found.returning, filled=found.filled),
+            fresh[0],
+        )
+
+    def _into_dynamics(
+        self, lead_id: str, lead: Lead, received_at: datetime, fresh: list[dict[str, Any]]
+    ) -> InDynamics:
+        """The lead into Dynamics: created, or (DYNAMICS_DUPLICATES) a note on the person's open lead. ``fresh`` holds
+        the entity, replaced when the outcome is recorded on it."""
+        dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
+        customers = self.returning()
+        if customers is None:
+            created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
+            return InDynamics(dynamics_lead_id, created=created, notes=notes)
+
+        def create(detect: bool) -> tuple[bool, tuple[str, ...]]:  # detect: with the organisation's rules on
+            create_lead = customers.crm().create_unless_duplicate if detect else None
+            return self._create(lead_id, dynamics_lead_id, lead, received_at, create_lead)
+
+        def record(found: InDynamics) -> None:
+            facts = self._facts(found, lead)
+            entity = write_decided(self.store, lead_id, fresh[0], lambda current: facts_missing(current, facts))
+            if entity is None:
+                raise Stop
+            fresh[0] = entity
+
+        return customers.to_dynamics(lead_id, lead, received_at, create, record)
+
+    def _facts(self, found: InDynamics, lead: Lead) -> dict[str, Any]:
+        facts = {"DynamicsLeadId": found.lead_id, "DynamicsAt": self.clock()} | returning.marks(
+            found.returning, found.filled
+        )
+        if notes := [_without_personal_data(note, lead) for note in found.notes]:
+            facts[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
+        return facts
 
     def _create(
-        self, lead_id: str, dynamics_lead_id: str, lead: Lead, received_at: datetime
+        self,
+        lead_id: str,
+        dynamics_lead_id: str,
+        lead: Lead,
+        received_at: datetime,
+        create_lead: Callable[[str, dict[str, Any]], bool] | None = None,
     ) -> tuple[bool, tuple[str, ...]]:
         """Create the lead with what routing adds: (created now, notes on what routing could not do). A lookup or a
         column Dataverse refuses (its record deleted since it was looked up, a missing privilege, a column the table
@@ -192,7 +242,8 @@ class LeadProcessor:
         while True:  # each pass drops at least one lookup or column, so this ends
             enrichment = routed.enrichment if routed is not None else None
             try:
-                created = self.crm().create_lead(dynamics_lead_id, mapping.to_dataverse(lead, received_at, enrichment))
+                body = mapping.to_dataverse(lead, received_at, enrichment)
+                created = (create_lead or self.crm().create_lead)(dynamics_lead_id, body)
                 return created, enrichment.notes if enrichment is not None else ()
             except DataverseError as exc:
                 if router is None or routed is None or not isinstance(exc, RetryCannotHelp):
@@ -340,6 +391,13 @@ class LeadProcessor:
         except Exception:
             log.warning("lead %s: could not record the error (%s)", lead_id, type(error).__name__)
         return text
+
+
+def _recorded_state(entity: dict[str, Any], link: str) -> DynamicsState:
+    """What a delivery that went to Dynamics recorded, for the notifications of a later one."""
+    notes = tuple(filter(None, entity.get(NOTES, "").split("\n")))
+    filled = tuple(filter(None, str(entity.get(returning.RETURNING_FILLED) or "").split(",")))
+    return DynamicsState("created", link, notes=notes, returning=bool(entity.get(returning.RETURNING)), filled=filled)
 
 
 def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:

@@ -95,6 +95,20 @@ class LeadRouter:
             routed = self._link_contact(lead.contact.email, routed)
         return self._without_refused(routed)
 
+    def returning_owner(self, lead: Lead) -> dict[str, str]:
+        """The owner a returning customer's open lead gets: the matching rule's, when it has ``reassign_returning``
+        (``{"ownerid@odata.bind": "/teams(…)"}``); else {} (the lead keeps its owner). A name Dynamics does not
+        know, or cannot be asked about now, leaves the owner as it is."""
+        rule = self.rules.match(lead) if self.rules is not None else None
+        if rule is None or not rule.reassign_returning or rule.owner is None:
+            return {}
+        try:
+            record_id = self.resolve(rule.owner)
+        except DataverseError as exc:
+            log.warning("%s: the owner for a returning customer could not be looked up (%s)", rule.label, exc.code)
+            return {}
+        return {"ownerid@odata.bind": f"/{rule.owner.entity_set}({record_id})"} if record_id else {}
+
     def refused(self, routed: Routed, name: str, reason: str) -> Routed:
         """Dataverse refused the lookup ``name`` (its record deleted, say): drop it, and forget the id."""
         lookup = routed.looked_up.get(name)

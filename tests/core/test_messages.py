@@ -334,3 +334,26 @@ def test_the_alert_advises_by_the_failures_class(error: str, kind: str) -> None:
     assert FAILURE_ADVICE[kind] in alert.text and html.escape(FAILURE_ADVICE[kind]) in alert.html
     others = [advice for other, advice in FAILURE_ADVICE.items() if other != kind]
     assert not any(advice in alert.text for advice in others)
+
+
+def test_a_returning_customer_mail_says_so_what_is_new_and_links_their_open_lead() -> None:
+    state = DynamicsState("created", link=LINK, returning=True, filled=("telephone1",))
+    email = lead_notification(lead_of(ActionCode="PLT"), RECEIVED, state)
+    assert email.subject == "Returning customer: Contoso CRM Connector — Contoso Ltd (PLT)"
+    assert email.text.startswith("A returning customer: they already have an open lead in Dynamics 365")
+    assert "New this time: Contact me: the customer asked to be contacted — Contoso CRM Connector." in email.text
+    assert (
+        "Dynamics 365: added to the customer's open lead as a note (no new lead). Filled in on their lead (it had "
+        f"none): business phone.\nOpen it: {LINK}" in email.text
+    )
+    assert f'<a href="{html.escape(LINK)}">Open their lead in Dynamics 365</a>' in email.html
+    assert "the lead was created in Dynamics 365" not in email.text
+    assert_header_safe(email.subject)
+
+
+def test_a_hostile_returning_customer_mail_stays_text() -> None:
+    state = DynamicsState("created", link=LINK, returning=True)
+    email = lead_notification(lead_of(OfferTitle="<b>x</b>\r\nBcc: y", ActionCode=INJECTION), RECEIVED, state)
+    assert "<b>x</b>" not in email.html and "&lt;b&gt;x&lt;/b&gt;" in email.html
+    assert_header_safe(email.subject)
+    assert "\n" not in email.subject and "Bcc: y" in email.subject  # on one line: text, not a header

@@ -113,3 +113,8 @@ def test_new_rows_carry_the_address_hash() -> None:
     assert json.loads(entity["CustomerInfo"])["Email"] == "ada@contoso.example"
     no_contact = lead_row.new_entity(parse_lead(marketplace_lead(UserDetails={})), RECEIVED)
     assert no_contact[EMAIL_HASH] == ""
+
+
+def test_a_returning_customers_marks_survive_a_scrub() -> None:
+    row = done_row(Returning=True, ReturningFilled="telephone1,jobtitle")
+    assert set(personal.scrubbed(row, LATER)) >= {"Returning", "ReturningFilled", "DynamicsLeadId"}

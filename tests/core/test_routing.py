@@ -166,6 +166,8 @@ def test_template_values_from_the_lead_cannot_reach_attributes() -> None:
         ('[[rules]]\n[[rules]]\nname = "b"\nfoo = 1\n', "rule 2 (b): unknown key 'foo'"),
         ("route = 1\n[[rules]]\n", "unknown key 'route'"),
         ("campaign_from_mktcmpid = true\n", "no rules"),
+        ('[[rules]]\nowner_team = "T"\nreassign_returning = "yes"\n', "rule 1: reassign_returning: must be true"),
+        ("[[rules]]\nreassign_returning = true\n", "rule 1: reassign_returning: needs owner_user or owner_team"),
     ],
 )
 def test_invalid_rules_name_the_rule_and_the_key(text: str, expected: str) -> None:

@@ -235,3 +235,37 @@ def test_the_test_card_says_what_it_is_without_backticks() -> None:
     assert "Test card from marketplace-leads" in text and "This is a test, nothing to do" in text
     assert "TEAMS_WEBHOOK_URL" in text
     assert all(mobile.as_read == as_read(t) for t in texts(message) for mobile in phones(t).values())
+
+
+RETURNING = DynamicsState("created", link=CREATED.link, returning=True, filled=("telephone1", "jobtitle"))
+
+
+def test_a_returning_customer_says_so_what_is_new_and_links_their_open_lead() -> None:
+    lead = parse_lead(marketplace_lead(ActionCode="PLT", LeadSource="AppSource-PLT|contoso.crm-connector"))
+    message = lead_card(lead, RECEIVED, RETURNING)
+    assert card_problems(message) == []
+    card = message["attachments"][0]["content"]
+    assert [as_read(text) for text in texts(message)[:3]] == [
+        "Returning customer",
+        "Ada Lovelace · Contoso Ltd",
+        "New this time: Contact me: the customer asked to be contacted — Contoso CRM Connector",
+    ]
+    assert card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Open their lead in Dynamics 365", "url": RETURNING.link}
+    ]
+    text = visible_text(render(message)[0])
+    assert "Added to their open lead in Dynamics 365 as a note: no new lead." in text
+    assert "Filled in on their lead (it had none): business phone, job title." in text
+    assert "New marketplace lead" not in text and "In Dynamics 365." not in text
+
+
+def test_a_hostile_returning_customer_reads_as_typed_on_phones_and_desktop() -> None:
+    lead = parse_lead(HOSTILE_LEAD)
+    message = lead_card(lead, RECEIVED, RETURNING)
+    new = [text for text in texts(message) if as_read(text).startswith("New this time: ")]
+    assert [as_read(text) for text in new] == ["New this time: * item — - item"]
+    for text in texts(message):
+        for client, mobile in phones(text).items():
+            assert (mobile.as_read, mobile.formatted) == (as_read(text), False), (text, client)
+    page = shown(render(message)[0])
+    assert not page.formatted and page.links == ()

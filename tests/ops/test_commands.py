@@ -94,6 +94,19 @@ def test_check_explains_a_missing_create_privilege(app_env: dict[str, str], stan
     assert "lacks prvCreateLead" in text
 
 
+def test_check_asks_for_the_note_privileges_only_when_returning_customers_are_on(
+    app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standins.dataverse.privileges -= {"prvCreateNote", "prvAppendToLead"}
+    code, text = run_check()
+    assert code == 0 and "notes" not in text  # DYNAMICS_DUPLICATES=create (the default) needs none
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "attach")
+    code, text = run_check()
+    assert code == 1
+    assert "✗ create notes: the user lacks prvCreateNote: give its security role Create on Note" in text
+    assert "✗ append to leads: the user lacks prvAppendToLead" in text and "✓ read notes" in text
+
+
 def test_check_does_not_print_secrets(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ from devtools.standins import StandIns
 from function_app import process_lead
 from leads import runtime
 from leads.__main__ import main
-from leads.core import mapping
+from leads.core import mapping, returning
 from tests.leadsamples import body, marketplace_lead
 from tests.steps.test_intake import post
 
@@ -136,3 +136,47 @@ def test_forget_needs_addresses_and_never_prints_them(cli: Any) -> None:
     assert code == 2 and "argument 1 is not one" in text and "not-an-address" not in text
     code, text = cli("forget", "nobody@contoso.example")
     assert code == 0 and "no lead in the table" in text and "nobody@" not in text
+
+
+def test_forget_deletes_a_returning_customers_notes_and_their_lead(
+    cli: Any, standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "attach")
+    runtime.reset()
+    first = deliver("first")
+    second = deliver("second", ActionCode="PLT")
+    dynamics_id = mapping.dataverse_lead_id(first)
+    assert runtime.lead_table().get(second)["DynamicsLeadId"] == dynamics_id  # type: ignore[index]
+    note_id = returning.dataverse_note_id(second)
+    assert standins.dataverse.records.exists("annotations", note_id)
+
+    code, text = cli("forget", ADA)
+    assert code == 0 and "1 lead(s) created by this app" in text
+    assert f"lead {second} → a note (returning customer) on" in text
+
+    standins.dataverse.privileges.add("prvDeleteLead")
+    code, text = cli("forget", ADA, "--dynamics", "delete")  # the note needs Delete on Note too
+    assert code == 2 and "lacks prvDeleteNote" in text
+    standins.dataverse.privileges.add("prvDeleteNote")
+    code, text = cli("forget", ADA, "--apply", "--dynamics", "anonymise")
+    assert code == 0, text
+    assert "anonymised, 1 note(s) deleted" in text  # the lead's notes went with it, the returning one included
+    assert f"lead {second}: its note (returning customer) on" in text and "note gone already" in text
+    assert "not created by this app" not in text
+    assert not standins.dataverse.records.exists("annotations", note_id)
+    assert standins.dataverse.lead(dynamics_id)["emailaddress1"] is None  # type: ignore[index]
+
+
+def test_forget_says_when_the_open_lead_a_note_is_on_is_not_this_apps(
+    cli: Any, standins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "attach")
+    runtime.reset()
+    by_hand = standins.dataverse.seed_lead(emailaddress1=ADA)
+    lead_id = deliver("to a lead made by hand")
+    standins.dataverse.privileges |= {"prvDeleteLead", "prvDeleteNote"}
+    code, text = cli("forget", ADA, "--apply", "--dynamics", "delete")
+    assert code == 0, text
+    assert "note deleted" in text and "not created by this app for this address: erase it in Dynamics" in text
+    assert standins.dataverse.lead(by_hand) is not None and standins.dataverse.annotations() == []
+    assert runtime.lead_table().get(lead_id)["ErasedAt"]  # type: ignore[index]

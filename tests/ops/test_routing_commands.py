@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.standins import StandIns
-from leads.core import mapping
+from leads.core import mapping, returning
 from leads.core.payload import lead_id_of
 from leads.ops.check import check
 from leads.ops.route import route
@@ -122,3 +122,50 @@ def test_check_without_routing_says_so(app_env: dict[str, str]) -> None:
     code, text = run("check")
     assert code == 0
     assert "- routing rules: LEAD_ROUTING_FILE is empty" in text
+
+
+def test_route_shows_that_a_returning_customer_would_join_their_open_lead(
+    rules_file: Path, standins: StandIns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "attach")
+    existing = standins.dataverse.seed_lead(emailaddress1="ada@contoso.example", lastname="Lovelace")
+    payload = tmp_path / "lead.json"
+    payload.write_text(json.dumps(marketplace_lead()))
+    code, text = run("route", payload)
+    assert code == 0, text
+    assert f"returning customer: yes — the event would be added as a note to the open lead {existing}" in text
+    assert f"etn=lead&pagetype=entityrecord&id={existing}" in text
+    note_id = returning.dataverse_note_id(lead_id_of(marketplace_lead()))
+    assert f"PATCH {standins.dataverse.base_url}/api/data/v9.2/annotations({note_id})" in text
+    assert f'"objectid_lead@odata.bind": "/leads({existing})"' in text
+    assert f"PATCH {standins.dataverse.base_url}/api/data/v9.2/leads({existing}) (its empty columns" in text
+    assert standins.dataverse.annotations() == [] and {r.method for r in standins.dataverse.requests} == {"GET"}
+
+
+def test_route_says_a_new_customer_gets_a_lead_and_an_unreachable_dynamics_is_not_verified(
+    rules_file: Path, standins: StandIns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "attach")
+    payload = tmp_path / "lead.json"
+    payload.write_text(json.dumps(marketplace_lead()))
+    code, text = run("route", payload)
+    assert "returning customer: no — no open lead with this email created in the last 90 days: a new lead" in text
+    monkeypatch.setenv("DYNAMICS_URL", "https://127.0.0.1:9")  # nothing listens there
+    code, text = run("route", payload)
+    assert code == 1
+    assert "whether the person has an open lead" in text.split("not verified", 1)[1]
+    assert "/leads(" in text and "If-None-Match: *" in text  # the create it would make, still shown
+
+
+def test_route_with_rules_shows_the_create_with_duplicate_detection_on(
+    rules_file: Path, standins: StandIns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DYNAMICS_DUPLICATES", "rules")
+    payload = tmp_path / "lead.json"
+    payload.write_text(json.dumps(marketplace_lead()))
+    code, text = run("route", payload)
+    assert code == 0, text
+    assert "duplicate detection rules match no open lead: a new lead" in text
+    assert "MSCRM.SuppressDuplicateDetection: false" in text
+    existing = standins.dataverse.seed_lead(emailaddress1="ada@contoso.example")
+    assert f"note to the open lead {existing}" in run("route", payload)[1]

@@ -203,3 +203,18 @@ def test_a_scrubbed_or_erased_lead_shows_its_facts_and_says_its_contact_is_gone(
     [summary] = [lead for lead in document["recent"] if lead["id"] == scrubbed]
     assert summary["scrubbed"] == "2027-03-10T09:00:00+00:00" and summary["erased"] is None
     assert summary["contact"] == {} and summary["offer"] == "Contoso CRM Connector"
+
+
+def test_returning_customers_are_counted_and_marked() -> None:
+    store = timed_store()
+    first = "00000000-0000-0000-0000-000000000001"
+    add(store, 200, T0 + timedelta(hours=1), Status="done", DynamicsLeadId=first, Returning=True)
+    add(store, 201, T0 + timedelta(hours=2), Status="done", DynamicsLeadId=first, Returning=True)
+    text = run(store)
+    assert "returning customers: 2 of 22 lead(s) in Dynamics were added to the person's open lead as a note" in text
+    [newest] = [line for line in text.splitlines() if "2026-11-30 11:00:00" in line]
+    assert "done [returning]" in newest and first in newest
+    answer = json.loads(run(store, as_json=True))
+    assert answer["returning"] == {"returning": 2, "in_dynamics": 22}
+    assert answer["recent"][0]["returning"] is True and answer["recent"][2]["returning"] is False
+    assert "returning customers" not in run(timed_store())  # said only when there are some

@@ -118,6 +118,18 @@ def test_managed_identity_mode_needs_no_secret() -> None:
     assert settings.auth == "managed_identity"
 
 
+def test_duplicates_create_by_default_and_each_mode_with_its_window() -> None:
+    settings = load_dynamics(GOOD_DYNAMICS)
+    assert (settings.duplicates, settings.duplicates_days) == ("create", 90)  # as before the setting existed
+    settings = load_dynamics({**GOOD_DYNAMICS, "DYNAMICS_DUPLICATES": "Attach", "DYNAMICS_DUPLICATES_DAYS": "30"})
+    assert (settings.duplicates, settings.duplicates_days) == ("attach", 30)
+    assert load_dynamics({**GOOD_DYNAMICS, "DYNAMICS_DUPLICATES": "rules"}).duplicates == "rules"
+    with pytest.raises(SettingsError) as caught:
+        load_dynamics({**GOOD_DYNAMICS, "DYNAMICS_DUPLICATES": "merge", "DYNAMICS_DUPLICATES_DAYS": "0"})
+    assert "DYNAMICS_DUPLICATES is 'merge'; set it to one of: create, attach, rules" in str(caught.value)
+    assert "DYNAMICS_DUPLICATES_DAYS is '0'; set it to a whole number from 1 to 3650" in str(caught.value)
+
+
 def test_disabled_dynamics_needs_no_url() -> None:
     settings = load_dynamics({"DYNAMICS_ENABLED": "false"})
     assert not settings.enabled and settings.url == ""
