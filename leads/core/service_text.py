@@ -6,6 +6,8 @@ carry a lead's email, phone or name (the host logs them with their traceback), s
 into one they lose:
 - the values the adapter sent, where it knows them (``without_values``: a Dataverse create's column values);
 - anything shaped like an email address, and (``service_words``) like a phone number, and quoted text.
+What the steps keep of an error (LastError, the alert) loses the lead's own contact values too
+(``without_lead_values``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from collections.abc import Iterable
 
 from leads.core.addresses import without_addresses
+from leads.core.lead_row import MAX_ERROR_CHARS
+from leads.core.payload import Lead
 
 # A run of at least 7 digits, possibly with a leading + and spaces, dots, dashes or brackets between them.
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\d ().\-/]*\d)?")
@@ -46,3 +50,16 @@ def service_words(text: str, values: Iterable[str] = (), limit: int = 300) -> st
 def service_code(code: str) -> str:
     """A service's error code (``0x80040217``, ``ErrorAccessDenied``) if it looks like one, else ""."""
     return code if _CODE.fullmatch(code) else ""
+
+
+def without_lead_values(text: str, lead: Lead) -> str:
+    """An error to keep or mail, with the lead's own contact values and any address taken out."""
+    for value in sorted(vars(lead.contact).values(), key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, REDACTED)
+    return without_addresses(text)
+
+
+def error_text(error: Exception) -> str:
+    """``DataverseUnavailable: 503 …``: the error's class says which service, the message what happened."""
+    return f"{error.__class__.__name__}: {error}"[:MAX_ERROR_CHARS]

@@ -12,10 +12,11 @@ recorded on the lead's table entity, so every delivery resumes at the step that 
     RoutingNotes    what routing asked for and could not apply (the lead was created without it; also in LastError)
     Status          received → done | held | failed
 
-A lead with notifications costs one read and two writes (the claim, which also records DynamicsLeadId, and
-the final state), whatever the number of channels; without any, one read and one write. One rule decides
+A lead told on one channel costs one read and two writes (the claim, which also records DynamicsLeadId, and the
+final state, which records the message that went out); each further channel adds the write recording its message
+as soon as it went out (steps/notify.py says why); without any channel, one read and one write. One rule decides
 every failure: TryAgainLater raises, so the queue delivers the message again later (LastError says what it
-was); RetryCannotHelp fails the lead.
+was); RetryCannotHelp fails the lead. Dynamics itself is steps/into_dynamics.py.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from leads.core import campaign, deadline, events, lead_row, mapping, returning
+from leads.core import campaign, deadline, events, lead_row
 from leads.core.addresses import without_addresses
 from leads.core.clock import now
-from leads.core.enrichment import refusal_why, refused_binding, refused_columns
 from leads.core.errors import (
     ClaimBusy,
-    DataverseError,
     DeliveryFailed,
     LeadsError,
     MailError,
@@ -47,15 +46,16 @@ from leads.core.errors import (
 from leads.core.lead_row import MAX_ERROR_CHARS, Status
 from leads.core.messages import DynamicsState, Email, failure_alert, lead_notification
 from leads.core.payload import Lead
+from leads.core.service_text import error_text, without_lead_values
 from leads.core.teams_card import failure_card, lead_card
 from leads.settings import DynamicsSettings, SettingsError
-from leads.steps.notify import Delivery, Due, Stop, facts_missing, first_error, write_decided
+from leads.steps.into_dynamics import IntoDynamics
+from leads.steps.notify import Delivery, Due, Stop, first_error, write_decided
 from leads.steps.ports import CardPoster, Crm, LeadStore, Mailer
-from leads.steps.returning import InDynamics, ReturningCustomers
+from leads.steps.returning import ReturningCustomers
 from leads.steps.routing import LeadRouter
 
 log = logging.getLogger(__name__)
-NOTES = "RoutingNotes"  # what routing could not do for a lead created in Dynamics (one per line)
 
 
 @dataclass
@@ -118,7 +118,7 @@ class LeadProcessor:
         lead = lead_row.lead_from_entity(entity)
         received_at: datetime = entity.get("ReceivedAt") or self.clock()
         facts: dict[str, Any] = {}  # what was learnt (the Dynamics id…): written with the claim, or at the end
-        status, state, entity = self._to_dynamics(lead_id, lead, received_at, entity, facts)
+        status, state, entity = self._into_dynamics().run(lead_id, lead, received_at, entity, facts)
         error = state.error
         dues = self._dues(lead_id, lead, received_at, state, alert=status == Status.FAILED)
         delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
@@ -132,7 +132,7 @@ class LeadProcessor:
                 # A mail or Teams setting is wrong (permission, mailbox, deleted workflow): retrying cannot help
                 # until someone fixes it. The lead fails, `status` says why, and `replay --failed` sends what is
                 # missing once it is fixed (never Dynamics again, nor a channel that already had it).
-                status, error = Status.FAILED, _without_personal_data(f"{_channel(failure)}: {failure}", lead)
+                status, error = Status.FAILED, without_lead_values(f"{_channel(failure)}: {failure}", lead)
                 log.error("lead %s: a notification could not be sent and will not be retried: %s", lead_id, error)
                 alerts = self._alerts_elsewhere(lead_id, lead, received_at, state, error, _channel(failure), delivery)
                 trouble = [problem for problem in delivery.send(alerts) if isinstance(problem, TryAgainLater)]
@@ -158,107 +158,8 @@ class LeadProcessor:
             extra=events.finished(final, Status(final.get("Status") or status), final.get("LastError", "")),
         )
 
-    def _to_dynamics(
-        self, lead_id: str, lead: Lead, received_at: datetime, entity: dict[str, Any], facts: dict[str, Any]
-    ) -> tuple[Status, DynamicsState, dict[str, Any]]:
-        """Create the lead in Dynamics unless it is there or Dynamics is off; what was learnt goes in ``facts``.
-        A refusal's text (without the lead's personal data) is in the state's ``error``. Returns the entity as it
-        is now (a returning customer's outcome is recorded on it at once: steps/returning.py)."""
-        dynamics = self.dynamics_settings()
-        if entity.get("DynamicsLeadId"):
-            return Status.DONE, _recorded_state(entity, dynamics.record_link(entity["DynamicsLeadId"])), entity
-        if not dynamics.enabled:
-            log.info("lead %s held: DYNAMICS_ENABLED is false", lead_id)
-            return Status.HELD, DynamicsState("held"), entity
-        fresh = [entity]
-        deadline.check("creating the lead in Dynamics")
-        try:
-            found = self._into_dynamics(lead_id, lead, received_at, fresh)
-        except RetryCannotHelp as exc:
-            error = _without_personal_data(_error_text(exc), lead)  # Dataverse may quote the values it refused
-            log.error("lead %s: Dynamics refused it (%s)", lead_id, type(exc).__name__)
-            return Status.FAILED, DynamicsState("failed", error=error), fresh[0]
-        facts |= self._facts(found, lead)
-        notes = tuple(_without_personal_data(note, lead) for note in found.notes)
-        verb = (  # the log holds ids only
-            "added as a note to the open lead" if found.returning else "created in" if found.created else "already in"
-        )
-        log.info(
-            "lead %s %s Dynamics as %s", lead_id, verb, found.lead_id, extra=events.in_dynamics(entity, self.clock())
-        )
-        link = dynamics.record_link(found.lead_id)
-        return (
-            Status.DONE,
-            DynamicsState("created", link, notes=notes, returning=found.returning, filled=found.filled),
-            fresh[0],
-        )
-
-    def _into_dynamics(
-        self, lead_id: str, lead: Lead, received_at: datetime, fresh: list[dict[str, Any]]
-    ) -> InDynamics:
-        """The lead into Dynamics: created, or (DYNAMICS_DUPLICATES) a note on the person's open lead. ``fresh`` holds
-        the entity, replaced when the outcome is recorded on it."""
-        dynamics_lead_id = mapping.dataverse_lead_id(lead_id)
-        customers = self.returning()
-        if customers is None:
-            created, notes = self._create(lead_id, dynamics_lead_id, lead, received_at)
-            return InDynamics(dynamics_lead_id, created=created, notes=notes)
-
-        def create(detect: bool) -> tuple[bool, tuple[str, ...]]:  # detect: with the organisation's rules on
-            create_lead = customers.crm().create_unless_duplicate if detect else None
-            return self._create(lead_id, dynamics_lead_id, lead, received_at, create_lead)
-
-        def record(found: InDynamics) -> None:
-            facts = self._facts(found, lead)
-            entity = write_decided(self.store, lead_id, fresh[0], lambda current: facts_missing(current, facts))
-            if entity is None:
-                raise Stop
-            fresh[0] = entity
-
-        return customers.to_dynamics(lead_id, lead, received_at, create, record)
-
-    def _facts(self, found: InDynamics, lead: Lead) -> dict[str, Any]:
-        facts = {"DynamicsLeadId": found.lead_id, "DynamicsAt": self.clock()} | returning.marks(
-            found.returning, found.filled
-        )
-        if notes := [_without_personal_data(note, lead) for note in found.notes]:
-            facts[NOTES] = "\n".join(notes)[:MAX_ERROR_CHARS]  # for a later delivery's mail, should this one's fail
-        return facts
-
-    def _create(
-        self,
-        lead_id: str,
-        dynamics_lead_id: str,
-        lead: Lead,
-        received_at: datetime,
-        create_lead: Callable[[str, dict[str, Any]], bool] | None = None,
-    ) -> tuple[bool, tuple[str, ...]]:
-        """Create the lead with what routing adds: (created now, notes on what routing could not do). A lookup or a
-        column Dataverse refuses (its record deleted since it was looked up, a missing privilege, a column the table
-        does not have or a value it does not take) is dropped and the lead created without it; only a refusal about
-        the lead itself is raised."""
-        router = self.router()
-        routed = router.route(lead, received_at) if router is not None else None
-        while True:  # each pass drops at least one lookup or column, so this ends
-            enrichment = routed.enrichment if routed is not None else None
-            try:
-                body = mapping.to_dataverse(lead, received_at, enrichment)
-                created = (create_lead or self.crm().create_lead)(dynamics_lead_id, body)
-                return created, enrichment.notes if enrichment is not None else ()
-            except DataverseError as exc:
-                if router is None or routed is None or not isinstance(exc, RetryCannotHelp):
-                    raise
-                status = f"{exc.status} {exc.code}"
-                if (name := refused_binding(routed.enrichment, exc.status, exc.message)) is not None:
-                    log.warning("lead %s: Dynamics refused its %s lookup (%s); creating it without", lead_id, name,
-                                exc.code)  # fmt: skip
-                    routed = router.refused(routed, name, status)
-                elif columns := refused_columns(routed.enrichment, exc.status, exc.message, exc.quoted):
-                    log.warning("lead %s: Dynamics refused the column(s) %s (%s); creating it without", lead_id,
-                                ", ".join(columns), exc.code)  # fmt: skip
-                    routed = router.refused_columns(routed, columns, status, refusal_why(exc.message))
-                else:
-                    raise
+    def _into_dynamics(self) -> IntoDynamics:
+        return IntoDynamics(self.store, self.dynamics_settings, self.crm, self.router, self.returning, self.clock)
 
     def _notification(self, lead: Lead, received_at: datetime, state: DynamicsState) -> Email:
         """The lead's mail, to the recipients its routing rule names (none: NOTIFY_TO)."""
@@ -393,13 +294,6 @@ class LeadProcessor:
         return text
 
 
-def _recorded_state(entity: dict[str, Any], link: str) -> DynamicsState:
-    """What a delivery that went to Dynamics recorded, for the notifications of a later one."""
-    notes = tuple(filter(None, entity.get(NOTES, "").split("\n")))
-    filled = tuple(filter(None, str(entity.get(returning.RETURNING_FILLED) or "").split(",")))
-    return DynamicsState("created", link, notes=notes, returning=bool(entity.get(returning.RETURNING)), filled=filled)
-
-
 def _alert(lead_id: str, lead: Lead, error: str, received_at: datetime) -> Email:
     return failure_alert(lead_id, lead.offer_title, lead.is_test, error, received_at)
 
@@ -418,27 +312,14 @@ def _channel(error: Exception) -> str:
     return "teams" if isinstance(error, TeamsError) else "mail" if isinstance(error, MailError) else "notification"
 
 
-def _without_personal_data(text: str, lead: Lead) -> str:
-    """An error to keep or mail, with the lead's own contact values and any address taken out."""
-    for value in sorted(vars(lead.contact).values(), key=len, reverse=True):
-        if len(value) >= 3:
-            text = text.replace(value, "[redacted]")
-    return without_addresses(text)
-
-
 def _redacted(error: Exception, entity: dict[str, Any]) -> str:
     """The error's text without the lead's contact values (from its row) or any address; never raises."""
-    text = _error_text(error)
+    text = error_text(error)
     try:
-        return _without_personal_data(text, lead_row.lead_from_entity(entity))
+        return without_lead_values(text, lead_row.lead_from_entity(entity))
     except Exception:  # a row without its payload (erased): addresses at least
         return without_addresses(text)
 
 
 def _name(error: Exception) -> str:
     return type(error).__name__
-
-
-def _error_text(error: Exception) -> str:
-    """``DataverseUnavailable: 503 …``: the error's class says which service, the message what happened."""
-    return f"{error.__class__.__name__}: {error}"[:MAX_ERROR_CHARS]
