@@ -123,7 +123,7 @@ class LeadProcessor:
         dues = self._dues(lead_id, lead, received_at, state, alert=status == Status.FAILED)
         delivery = Delivery(self.store, self.clock, lead_id, entity, sleep=self.sleep)
         if any(lead_row.notification_due(entity, due.field) for due in dues):
-            due = delivery.claim(dues, facts, wanted=lambda current: current.get("Status") != Status.DONE)
+            due = delivery.claim(dues, facts, wanted=_still_to_tell)
             if errors := delivery.send(due):
                 failure = first_error(errors)
                 if not isinstance(failure, RetryCannotHelp):
@@ -142,6 +142,8 @@ class LeadProcessor:
         notes = state.notes
 
         def settle(current: dict[str, Any]) -> dict[str, Any]:
+            if current.get(lead_row.ERASED_AT):
+                return {}  # erased meanwhile (`forget`): it stays as erasing left it
             changes = lead_row.finished(status, self.clock())
             if status == Status.FAILED:
                 changes["LastError"] = error[:MAX_ERROR_CHARS]
@@ -218,7 +220,7 @@ class LeadProcessor:
                 return {}
             return lead_row.gave_up(reason, current.get("LastError") or "", self.clock())
 
-        due = delivery.claim(dues, {}, wanted=lambda current: current.get("Status") != Status.DONE, status=failed)
+        due = delivery.claim(dues, {}, wanted=_still_to_tell, status=failed)
         log.error("lead %s failed: %s", lead_id, reason, extra=events.finished(entity, Status.FAILED, error))
         errors = delivery.send(due)
         delivery.release()
@@ -323,3 +325,8 @@ def _redacted(error: Exception, entity: dict[str, Any]) -> str:
 
 def _name(error: Exception) -> str:
     return type(error).__name__
+
+
+def _still_to_tell(current: dict[str, Any]) -> bool:
+    """Whether a lead's messages are still to go out: not when it is done, or was erased on request meanwhile."""
+    return current.get("Status") != Status.DONE and not current.get(lead_row.ERASED_AT)

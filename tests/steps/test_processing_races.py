@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from leads.core import lead_row
+from leads.core import lead_row, personal
 from leads.core.errors import DeliveryFailed, StorageUnavailable
 from leads.ops.replay import replay
 from leads.steps.intake import receive
@@ -192,3 +192,19 @@ def test_a_delivery_that_used_its_time_budget_stops_before_the_next_send(world: 
     assert kept["Status"] == "received" and kept["DynamicsLeadId"] and not kept[CLAIM] and mailer.sent == []
     processor(world).process(lead_id)  # the next delivery, with time to spare
     assert row(world, lead_id)["Status"] == "done" and len(mailer.sent) == 1 and crm.calls == 1
+
+
+def test_a_lead_erased_while_a_worker_delivers_it_is_neither_told_nor_brought_back(world: Any) -> None:
+    store, crm, mailer, clock = world
+    lead_id = stored(world)
+
+    def forget_meanwhile() -> None:  # `forget --apply` while the worker is creating the lead in Dynamics
+        current = store.get(lead_id)
+        assert current is not None
+        store.replace(lead_id, personal.erased(current, clock()), current["_etag"])
+
+    crm.during_create = forget_meanwhile
+    processor(world).process(lead_id)
+    kept = row(world, lead_id)
+    assert kept["Status"] == "failed" and kept[lead_row.ERASED_AT] and mailer.sent == []
+    assert "CustomerInfo" not in kept and lead_row.RAW_PAYLOAD_PROPERTY not in kept
