@@ -30,6 +30,7 @@ LOCAL_ONLY_FILES = (
     "leads/__pycache__/runtime.cpython-311.pyc",
     "leads/core/__pycache__/payload.cpython-311.pyc",
     ".python_packages/lib/site-packages/x.py",
+    ".hypothesis/constants/0123456789abcdef",  # written by the stateful tests
 )
 
 
