@@ -336,8 +336,12 @@ class Schedule:
             return lambda: receive(body(marketplace_lead()), world.store, world.queue, world.now)
         return lambda: replay(world.store, world.queue, [world.lead.lead_id], [], io.StringIO(), world.clock)
 
+    def fault_choices(self, actor: Actor) -> tuple[str, ...]:
+        """The faults the call an actor stopped at may meet ("" none)."""
+        return FAULTS[actor.kind]
+
     def step(self, actor: Actor, faults: bool = True) -> None:
-        fault = self.draw(st.sampled_from(FAULTS[actor.kind])) if faults and self.world.faults_on else ""
+        fault = self.draw(st.sampled_from(self.fault_choices(actor))) if faults and self.world.faults_on else ""
         actor.step(Resumption(fault=fault))
         self.settle(actor, self.message_of(actor))
 
@@ -359,13 +363,23 @@ class Schedule:
 
     # --- quiescence -----------------------------------------------------------------------------------
 
+    settle_steps = 400  # enough for the world to settle once faults stop
+
+    def next_in_turn(self) -> Actor:
+        """While working off: the actor that takes the next step."""
+        return self.actors[0][0]
+
+    def waiting_in_received(self) -> bool:
+        """A lead left `received` (only the reconcile brings it on)."""
+        entity = self.world.store.get(self.world.lead.lead_id)
+        return entity is not None and entity.get("Status") == Status.RECEIVED
+
     def work_off(self) -> None:
         """No more faults: run every actor to its end, deliver every message, let the reconcile find the rest."""
         self.world.faults_on = False
-        for _ in range(400):
+        for _ in range(self.settle_steps):
             if self.actors:
-                actor, _message = self.actors[0]
-                self.step(actor, faults=False)
+                self.step(self.next_in_turn(), faults=False)
                 continue
             visible = [m for m in self.world.queue.messages if m.visible_at <= self.world.now]
             if visible:
@@ -374,13 +388,12 @@ class Schedule:
             if self.world.queue.messages:
                 self.world.now = min(m.visible_at for m in self.world.queue.messages)
                 continue
-            entity = self.world.store.get(self.world.lead.lead_id)
-            if entity is not None and entity.get("Status") == Status.RECEIVED:
+            if self.waiting_in_received():
                 self.world.now += GRACE + CLAIM_TIMEOUT
                 self.start(Actor("reconcile", self.operator("reconcile"), self.world.now.timestamp()))
                 continue
             return
-        raise AssertionError("the lead's world did not settle")
+        raise AssertionError("the world did not settle")
 
 
 def check(world: World) -> None:

@@ -39,12 +39,12 @@ from leads.core.payload import parse_lead
 from leads.ops.replay import replay
 from leads.settings import load_dynamics
 from leads.steps.intake import receive
-from leads.steps.notify import CLAIM_TIMEOUT, Delivery, Due
+from leads.steps.notify import Delivery, Due
 from leads.steps.processing import LeadProcessor
 from leads.steps.reconcile import reconcile
 from leads.steps.returning import ReturningCustomers
 from tests.doubles import MemoryDynamics
-from tests.interleavings import Actor, Resumption, current_actor
+from tests.interleavings import Actor, current_actor
 from tests.leadsamples import body, marketplace_lead
 from tests.steps import test_exactly_once as once
 from tests.steps.test_processing_states import DYNAMICS
@@ -206,34 +206,18 @@ class Schedule(once.Schedule):
 
     calm = False  # faults rare: deliveries get through to Dynamics while the other event's are live
 
-    def step(self, actor: Actor, faults: bool = True) -> None:
-        choices = FAULTS[actor.kind]
-        if self.calm:
-            choices = ("",) * 6 + choices
-        fault = self.draw(st.sampled_from(choices)) if faults and self.world.faults_on else ""
-        actor.step(Resumption(fault=fault))
-        self.settle(actor, self.message_of(actor))
+    def fault_choices(self, actor: Actor) -> tuple[str, ...]:
+        return ("",) * 6 + FAULTS[actor.kind] if self.calm else FAULTS[actor.kind]
 
-    def work_off(self) -> None:
-        self.world.faults_on = False
-        for _ in range(600):
-            if self.actors:  # still interleaved: two events of the person may be live at once
-                self.step(self.draw(st.sampled_from(self.actors))[0], faults=False)
-                continue
-            visible = [m for m in self.world.queue.messages if m.visible_at <= self.world.now]
-            if visible:
-                self.deliver(visible[0])
-                continue
-            if self.world.queue.messages:
-                self.world.now = min(m.visible_at for m in self.world.queue.messages)
-                continue
-            rows = [self.world.store.get(lead.lead_id) for lead in self.world.leads]
-            if any(row is not None and row.get("Status") == Status.RECEIVED for row in rows):
-                self.world.now += once.GRACE + CLAIM_TIMEOUT
-                self.start(Actor("reconcile", self.operator("reconcile"), self.world.now.timestamp()))
-                continue
-            return
-        raise AssertionError("the person's world did not settle")
+    settle_steps = 600
+
+    def next_in_turn(self) -> Actor:  # still interleaved: two events of the person may be live at once
+        actor: Actor = self.draw(st.sampled_from(self.actors))[0]
+        return actor
+
+    def waiting_in_received(self) -> bool:
+        rows = [self.world.store.get(lead.lead_id) for lead in self.world.leads]
+        return any(row is not None and row.get("Status") == Status.RECEIVED for row in rows)
 
 
 def check_invariants(world: World) -> None:
