@@ -48,50 +48,24 @@ class LeadTable:
 
     def insert(self, entity: dict[str, Any]) -> bool:
         """Create the entity; False if one with the same keys is already there."""
-        try:
-            self._call(lambda: self.client.create_entity(entity))
-        except ResourceExistsError:
-            return False
-        return True
+        return self.insert_row(entity) is not None
 
     def get(self, lead_id: str) -> dict[str, Any] | None:
         """The lead's entity with its ETag as ``_etag``, or None."""
-        partition_key, row_key = keys_for(lead_id)
-        try:
-            entity = self._call(lambda: self.client.get_entity(partition_key, row_key))
-        except ResourceNotFoundError:
-            return None
-        return dict(entity) | {"_etag": entity.metadata["etag"]}
+        return self.get_row(*keys_for(lead_id))
 
     def update(self, lead_id: str, changes: dict[str, Any], etag: str | None = None) -> str:
         """Merge ``changes`` into the lead; with ``etag``, only if nobody changed it since (else LeadChanged).
         Returns the new ETag."""
         partition_key, row_key = keys_for(lead_id)
         entity = {"PartitionKey": partition_key, "RowKey": row_key, **changes}
-        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
-        try:
-            result = self._call(
-                lambda: self.client.update_entity(entity, mode=UpdateMode.MERGE, etag=etag, match_condition=condition)
-            )
-        except ResourceModifiedError as exc:
-            raise LeadChanged(lead_id) from exc
-        new_etag: str = result["etag"]
-        return new_etag
+        return self._update(entity, UpdateMode.MERGE, etag, gone_is_changed=False)
 
     def replace(self, lead_id: str, entity: dict[str, Any], etag: str) -> str:
         """Write ``entity`` as the whole row (REPLACE: the columns it lacks go), only if the lead is unchanged since
         ``etag`` (else LeadChanged). Removing a row's personal data needs this: a MERGE cannot drop a column."""
         row = {name: value for name, value in entity.items() if not name.startswith("_")}
-        try:
-            result = self._call(
-                lambda: self.client.update_entity(
-                    row, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise LeadChanged(lead_id) from exc
-        new_etag: str = result["etag"]
-        return new_etag
+        return self._update(row, UpdateMode.REPLACE, etag)
 
     # --- rows of our own beside the leads (a person's claim: steps/returning.py) -----------------------------
 
@@ -113,16 +87,7 @@ class LeadTable:
 
     def update_row(self, partition_key: str, row_key: str, changes: dict[str, Any], etag: str) -> str:
         entity = {"PartitionKey": partition_key, "RowKey": row_key, **changes}
-        try:
-            result = self._call(
-                lambda: self.client.update_entity(
-                    entity, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise LeadChanged(row_key) from exc
-        new_etag: str = result["etag"]
-        return new_etag
+        return self._update(entity, UpdateMode.MERGE, etag)
 
     def delete_row(self, partition_key: str, row_key: str, etag: str) -> bool:
         """Delete the row unless it changed since ``etag`` (False then). A row already gone counts as deleted: the
@@ -167,6 +132,20 @@ class LeadTable:
     def write_watermark(self, name: str, at: datetime) -> None:
         entity = {"PartitionKey": WATERMARKS, "RowKey": name, "Watermark": at}
         self._call(lambda: self.client.upsert_entity(entity, mode=UpdateMode.MERGE))
+
+    def _update(self, entity: dict[str, Any], mode: UpdateMode, etag: str | None, gone_is_changed: bool = True) -> str:
+        """MERGE or REPLACE the row; with ``etag``, only if nobody changed it since (else LeadChanged, named by the
+        RowKey, also when ``gone_is_changed`` and the row is gone). Returns the new ETag."""
+        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
+        changed = (ResourceModifiedError, ResourceNotFoundError) if gone_is_changed else (ResourceModifiedError,)
+        try:
+            result = self._call(
+                lambda: self.client.update_entity(entity, mode=mode, etag=etag, match_condition=condition)
+            )
+        except changed as exc:
+            raise LeadChanged(entity["RowKey"]) from exc
+        new_etag: str = result["etag"]
+        return new_etag
 
     def _call(self, operation: Callable[[], T]) -> T:
         """Run an operation, creating the table if it does not exist yet; transient failures become
