@@ -41,12 +41,17 @@ name = "default"
 def routed_env(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> dict[str, str]:
-    rules = tmp_path / "routing.toml"
-    rules.write_text(RULES)
-    monkeypatch.setenv("LEAD_ROUTING_FILE", str(rules))
+    use_rules(RULES, monkeypatch, tmp_path)
     standins.dataverse.custom_columns = {"new_offerid"}
     runtime.reset()
     return app_env
+
+
+def use_rules(text: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """These routing rules, as LEAD_ROUTING_FILE."""
+    rules = tmp_path / "routing.toml"
+    rules.write_text(text)
+    monkeypatch.setenv("LEAD_ROUTING_FILE", str(rules))
 
 
 def records(standins: StandIns, entity_set: str) -> list[Any]:

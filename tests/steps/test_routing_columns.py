@@ -11,9 +11,9 @@ import pytest
 
 from devtools.standins import StandIns
 from leads import runtime
-from leads.core import mapping
 from tests.leadsamples import marketplace_lead
 from tests.steps.test_processing import entity, message, post, process
+from tests.steps.test_routing import created, use_rules
 
 RULES = """
 [[rules]]
@@ -35,21 +35,13 @@ new_score = 7
 def routed_env(
     app_env: dict[str, str], standins: StandIns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> dict[str, str]:
-    rules = tmp_path / "routing.toml"
-    rules.write_text(RULES)
-    monkeypatch.setenv("LEAD_ROUTING_FILE", str(rules))
+    use_rules(RULES, monkeypatch, tmp_path)
     runtime.reset()
     return app_env
 
 
 def patches(standins: StandIns) -> list[Any]:
     return [r for r in standins.dataverse.requests if r.method == "PATCH"]
-
-
-def created(standins: StandIns, lead_id: str) -> dict[str, Any]:
-    record = standins.dataverse.lead(mapping.dataverse_lead_id(lead_id))
-    assert record is not None
-    return record
 
 
 def test_unknown_columns_wrong_types_lengths_and_options_are_dropped_one_by_one(
