@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from azure.functions.queue import QueueMessage
 from devtools.standins import StandIns
 from function_app import process_lead
 from leads import runtime
-from leads.__main__ import main
 from leads.core import mapping, returning
 from tests.leadsamples import body, marketplace_lead
+from tests.ops.test_import_command import command_line
 from tests.steps.test_intake import post
 
 process = process_lead.build().get_user_function()
@@ -27,15 +26,7 @@ PERSONAL_VALUES = ("Ada", "Lovelace", ADA, "+44 20 7946 0000", "Contoso Ltd", "p
 @pytest.fixture
 def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], app_env: dict[str, str]) -> Any:
     """The command line with the environment app_env set (Azurite and the stand-ins), no settings file."""
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"Values": {}}))
-
-    def run(*args: str) -> tuple[int, str]:
-        code = main(["--settings", str(settings), *args])
-        runtime.reset()
-        return code, capsys.readouterr().out
-
-    return run
+    return command_line(tmp_path, capsys)
 
 
 def deliver(note: str, **payload: Any) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,12 @@ follow = follow_marketplace_table.build().get_user_function()
 @pytest.fixture
 def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], storage_env: StorageSettings) -> Any:
     """Run the command line with nothing from a settings file (the environment points at Azurite)."""
+    return command_line(tmp_path, capsys)
+
+
+def command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
+    """``run(*args)``: the command line with an empty settings file, so the environment alone decides; the exit
+    code and what it printed."""
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"Values": {}}))
 
