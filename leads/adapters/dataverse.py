@@ -139,12 +139,7 @@ class Dataverse(ReturningCalls):
 
     def delete_lead(self, lead_id: str) -> bool:
         """Delete the lead (its notes go with it); False when it was not there."""
-        response = self._request("DELETE", f"leads({lead_id})")
-        if response.status_code == 404:
-            return False
-        if response.status_code != 204:
-            raise self._error(response)
-        return True
+        return self._delete(f"leads({lead_id})")
 
     def update_lead(self, lead_id: str, body: dict[str, Any]) -> bool:
         """Change columns of an existing lead (``If-Match: *``: never creates one); False when it was not there."""
@@ -165,7 +160,11 @@ class Dataverse(ReturningCalls):
         return [str(row["annotationid"]) for row in response.json().get("value", [])]
 
     def delete_note(self, note_id: str) -> bool:
-        response = self._request("DELETE", f"annotations({note_id})")
+        return self._delete(f"annotations({note_id})")
+
+    def _delete(self, record: str) -> bool:
+        """DELETE the record (``leads(<id>)``); False when it was not there."""
+        response = self._request("DELETE", record)
         if response.status_code == 404:
             return False
         if response.status_code != 204:
